@@ -1,0 +1,155 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { readFileSync, watchFile, unwatchFile } from 'node:fs';
+import { ApolloGateway } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import { SUBGRAPHS, subgraphUrl, type PlatformConfig, type SubgraphName } from '../platform/config';
+import { BodyTooLargeError, closeServer, readBody, runApollo, sendJson } from '../platform/http';
+import { Authenticator, AuthError } from './auth';
+import { openApiKeyStore, type ApiKeyStore } from './api-keys';
+import { IdentityForwardingDataSource, type GatewayContext } from './data-source';
+import { dataIngestion, executor, ffiRecords } from './rest-compat';
+
+export interface GatewayOptions {
+  config: PlatformConfig;
+  port: number;
+  supergraphPath: string;
+  keys?: ApiKeyStore;
+}
+
+export interface RunningGateway {
+  url: string;
+  server: Server;
+  keys: ApiKeyStore;
+  stop(): Promise<void>;
+}
+
+function log(entry: Record<string, unknown>): void {
+  if (process.env.LOG_REQUESTS !== '0') console.log(JSON.stringify({ at: new Date().toISOString(), ...entry }));
+}
+
+const gqlError = (code: string, message: string) => ({ errors: [{ message, extensions: { code } }] });
+
+export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
+  const { config } = opts;
+  const keys = opts.keys ?? openApiKeyStore(config.databaseUrl, config.dataDir);
+  const auth = new Authenticator({ jwtSecret: config.jwtSecret, jwksFile: config.jwksFile, jwksUrl: config.jwksUrl, keys });
+  let schemaLoaded = false;
+
+  const gateway = new ApolloGateway({
+    // Reload the supergraph whenever the file changes (e.g. after `npm run compose`).
+    supergraphSdl: async ({ update }) => {
+      const read = () => readFileSync(opts.supergraphPath, 'utf8');
+      let current = read();
+      watchFile(opts.supergraphPath, { interval: 500 }, () => {
+        const next = read();
+        if (next === current) return;
+        current = next;
+        try {
+          update(next);
+          log({ event: 'supergraph_reloaded' });
+        } catch (err) {
+          log({ event: 'supergraph_reload_failed', error: (err as Error).message });
+        }
+      });
+      return { supergraphSdl: current, cleanup: async () => unwatchFile(opts.supergraphPath) };
+    },
+    buildService: ({ name, url }) => {
+      const known = (SUBGRAPHS as readonly string[]).includes(name);
+      return new IdentityForwardingDataSource(known ? subgraphUrl(name as SubgraphName) : url!, config.internalSecret);
+    },
+  });
+  gateway.onSchemaLoadOrUpdate(() => { schemaLoaded = true; });
+
+  const apollo = new ApolloServer<GatewayContext>({ gateway, includeStacktraceInErrorResponses: false });
+  await apollo.start();
+
+  async function identify(req: IncomingMessage, correlationId: string) {
+    return auth.authenticate({ authorization: req.headers.authorization, apiKey: req.headers['x-api-key'] as string | undefined }, correlationId);
+  }
+
+  async function ready(): Promise<{ ok: boolean; subgraphs: Record<string, boolean> }> {
+    const checks = await Promise.all(SUBGRAPHS.map(async (name) => {
+      try {
+        const r = await fetch(subgraphUrl(name).replace(/\/graphql$/, '/health'), { signal: AbortSignal.timeout(2000) });
+        return [name, r.ok] as const;
+      } catch {
+        return [name, false] as const;
+      }
+    }));
+    const subgraphs = Object.fromEntries(checks);
+    return { ok: schemaLoaded && checks.every(([, ok]) => ok), subgraphs };
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = Date.now();
+    const given = req.headers['x-correlation-id'];
+    const correlationId = typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+    const headers = { 'x-correlation-id': correlationId };
+    const path = (req.url ?? '/').split('?')[0];
+    res.on('finish', () => log({ correlationId, method: req.method, path, status: res.statusCode, ms: Date.now() - started }));
+    try {
+      if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'ok' }, headers);
+      if (req.method === 'GET' && path === '/ready') {
+        const r = await ready();
+        return sendJson(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not ready', supergraphLoaded: schemaLoaded, subgraphs: r.subgraphs }, headers);
+      }
+      const rest = path === '/ffi/v1/records' || path === '/api/v1/data_ingestion';
+      if (path !== '/graphql' && !rest) return sendJson(res, 404, { error: 'NOT_FOUND', detail: `no route for ${req.method} ${path}` }, headers);
+      if (rest && req.method !== 'POST') return sendJson(res, 405, { error: 'METHOD_NOT_ALLOWED', detail: 'use POST' }, headers);
+
+      let identity;
+      try {
+        identity = await identify(req, correlationId);
+      } catch (err) {
+        if (!(err instanceof AuthError)) throw err;
+        return rest
+          ? sendJson(res, 401, { error: err.code, detail: err.message }, headers)
+          : sendJson(res, 401, gqlError(err.code, err.message), headers);
+      }
+      if (path === '/api/v1/data_ingestion' && identity.kind !== 'apikey') {
+        return sendJson(res, 401, { error: 'UNAUTHENTICATED', detail: 'this endpoint takes an X-API-Key' }, headers);
+      }
+      let body: Buffer;
+      try {
+        body = await readBody(req, config.maxBodyBytes);
+      } catch (err) {
+        if (!(err instanceof BodyTooLargeError)) throw err;
+        return rest
+          ? sendJson(res, 413, { error: 'REQUEST_TOO_LARGE', detail: err.message }, headers)
+          : sendJson(res, 413, gqlError('REQUEST_TOO_LARGE', err.message), headers);
+      }
+      const context: GatewayContext = { identity };
+      if (rest) {
+        let json: unknown;
+        try {
+          json = JSON.parse(body.toString('utf8'));
+        } catch {
+          return sendJson(res, 400, { error: 'BAD_REQUEST', detail: 'body is not valid JSON' }, headers);
+        }
+        const exec = executor(apollo, context);
+        if (path === '/ffi/v1/records') return await ffiRecords(exec, json, res, headers, identity.source ?? 'ffi');
+        return await dataIngestion(exec, json, res, headers);
+      }
+      await runApollo(apollo, req, res, body, async () => context, headers);
+    } catch (err) {
+      log({ correlationId, event: 'unhandled_error', error: (err as Error).stack });
+      if (!res.headersSent) sendJson(res, 500, gqlError('INTERNAL_SERVER_ERROR', 'internal error'), headers);
+      else res.end();
+    }
+  }
+
+  const server = createServer((req, res) => { void handle(req, res); });
+  await new Promise<void>((res, rej) => { server.once('error', rej); server.listen(opts.port, '127.0.0.1', res); });
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    keys,
+    async stop() {
+      await closeServer(server);
+      await apollo.stop();
+      await keys.close();
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import { join } from 'node:path';
+import { loadConfig, type PlatformConfig } from '../platform/config';
+import { createBus } from '../platform/bus';
+import { startRecords } from '../subgraphs/records/server';
+import { startAudit } from '../subgraphs/audit/server';
+import { startGateway, type RunningGateway } from '../gateway/server';
+
+export const SUPERGRAPH_PATH = join(__dirname, '..', '..', 'schema', 'supergraph.graphql');
+
+export interface Platform {
+  gateway: RunningGateway;
+  subgraphs: { name: string; url: string; stop(): Promise<void> }[];
+  stop(): Promise<void>;
+}
+
+/** Starts every subgraph and the gateway in this process, sharing one event bus. */
+export async function startPlatform(config: PlatformConfig = loadConfig(), gatewayPort = config.gatewayPort): Promise<Platform> {
+  const bus = createBus(config, `platform-${process.pid}`);
+  const subgraphs = [await startRecords(config, bus), await startAudit(config, bus)];
+  const gateway = await startGateway({ config, port: gatewayPort, supergraphPath: SUPERGRAPH_PATH });
+  return {
+    gateway,
+    subgraphs,
+    async stop() {
+      await gateway.stop();
+      for (const s of [...subgraphs].reverse()) await s.stop();
+      await bus.close();
+    },
+  };
+}
