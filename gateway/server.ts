@@ -61,7 +61,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   });
   gateway.onSchemaLoadOrUpdate(() => { schemaLoaded = true; });
 
-  const apollo = new ApolloServer<GatewayContext>({ gateway, includeStacktraceInErrorResponses: false });
+  const apollo = new ApolloServer<GatewayContext>({ gateway, includeStacktraceInErrorResponses: false, stopOnTerminationSignals: false });
   await apollo.start();
 
   async function identify(req: IncomingMessage, correlationId: string) {
@@ -147,8 +147,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     server,
     keys,
     async stop() {
+      const dbg = (m: string) => process.env.DEBUG_SHUTDOWN && console.log(`gateway: ${m}`);
       await closeServer(server);
+      dbg('http closed');
       await apollo.stop();
+      dbg('apollo stopped');
       await keys.close();
     },
   };

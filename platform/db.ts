@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import type { EntityManager } from '@mikro-orm/postgresql';
 
@@ -28,7 +29,10 @@ async function freePort(): Promise<number> {
 /** Starts embedded Postgres (PGlite) for one subgraph in a worker thread; resolves once it accepts connections. */
 async function startEmbedded(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
   const port = await freePort();
-  const worker = new Worker(join(__dirname, 'pglite-worker.js'), { workerData: { dataDir: resolve(dataDir), port } });
+  // Under ts-based test runners this file is .ts; the worker always runs compiled (npm run build).
+  const compiled = join(__dirname, 'pglite-worker.js');
+  const script = existsSync(compiled) ? compiled : join(__dirname, '..', 'dist', 'platform', 'pglite-worker.js');
+  const worker = new Worker(script, { workerData: { dataDir: resolve(dataDir), port } });
   await new Promise<void>((res, rej) => {
     worker.once('message', (msg) => (msg === 'ready' ? res() : rej(new Error(`embedded postgres failed: ${msg.error}`))));
     worker.once('error', rej);

@@ -60,6 +60,7 @@ export async function serveSubgraph<C extends SubgraphContext>(opts: {
   const apollo = new ApolloServer<C>({
     schema: opts.schema,
     includeStacktraceInErrorResponses: false,
+    stopOnTerminationSignals: false, // the process owner decides when to stop
     plugins: [ApolloServerPluginInlineTraceDisabled()],
   });
   await apollo.start();

@@ -22,9 +22,14 @@ export async function startPlatform(config: PlatformConfig = loadConfig(), gatew
     gateway,
     subgraphs,
     async stop() {
-      await gateway.stop();
-      for (const s of [...subgraphs].reverse()) await s.stop();
-      await bus.close();
+      const step = async (name: string, fn: () => Promise<void>) => {
+        const t = Date.now();
+        await fn();
+        if (process.env.DEBUG_SHUTDOWN) console.log(`stopped ${name} in ${Date.now() - t} ms`);
+      };
+      await step('gateway', () => gateway.stop());
+      for (const s of [...subgraphs].reverse()) await step(s.name, () => s.stop());
+      await step('bus', () => bus.close());
     },
   };
 }

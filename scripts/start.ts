@@ -14,6 +14,7 @@ async function main() {
     if (stopping) return;
     stopping = true;
     console.log(`${signal}: draining and shutting down`);
+    setTimeout(() => { console.error('shutdown took over 15 s; exiting anyway'); process.exit(1); }, 15000).unref();
     await platform.stop();
     process.exit(0);
   };
