@@ -1,10 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { composeSupergraph } from './supergraph';
+import { REPO_ROOT } from './platform';
 
 /** `npm run compose`: writes schema/<subgraph>.graphql and schema/supergraph.graphql. */
 async function main() {
-  const dir = join(__dirname, '..', '..', 'schema');
+  const dir = join(REPO_ROOT, 'schema');
   const { subgraphs, supergraph } = await composeSupergraph();
   for (const [name, sdl] of Object.entries(subgraphs)) {
     writeFileSync(join(dir, `${name}.graphql`), sdl);

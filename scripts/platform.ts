@@ -1,11 +1,13 @@
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { loadConfig, type PlatformConfig } from '../platform/config';
 import { createBus } from '../platform/bus';
 import { startRecords } from '../subgraphs/records/server';
 import { startAudit } from '../subgraphs/audit/server';
 import { startGateway, type RunningGateway } from '../gateway/server';
 
-export const SUPERGRAPH_PATH = join(__dirname, '..', '..', 'schema', 'supergraph.graphql');
+/** The repo's root, whether this file runs compiled (dist/scripts) or from source (scripts). */
+export const REPO_ROOT = join(__dirname, '..', ...(basename(join(__dirname, '..')) === 'dist' ? ['..'] : []));
+export const SUPERGRAPH_PATH = join(REPO_ROOT, 'schema', 'supergraph.graphql');
 
 export interface Platform {
   gateway: RunningGateway;
