@@ -140,6 +140,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   }
 
   const server = createServer((req, res) => { void handle(req, res); });
+  // Outlive clients' idle keep-alive sockets, so a reused socket is never closed under a request.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((res, rej) => { server.once('error', rej); server.listen(opts.port, '127.0.0.1', res); });
   const port = (server.address() as { port: number }).port;
   return {

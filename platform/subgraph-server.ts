@@ -79,6 +79,8 @@ export async function serveSubgraph<C extends SubgraphContext>(opts: {
       else res.end();
     }
   });
+  // Outlive clients' idle keep-alive sockets, so a reused socket is never closed under a request.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((res, rej) => { server.once('error', rej); server.listen(opts.port, '127.0.0.1', res); });
   return {
     url: `http://127.0.0.1:${opts.port}/graphql`,
