@@ -66,3 +66,6 @@ export async function closeServer(server: import('node:http').Server, graceMs = 
   await closed;
   clearTimeout(timer);
 }
+
+/** Interface servers listen on: loopback unless HOST says otherwise (containers set 0.0.0.0). */
+export const listenHost = () => process.env.HOST || '127.0.0.1';

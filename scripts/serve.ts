@@ -1,0 +1,28 @@
+import 'reflect-metadata';
+import { loadConfig } from '../platform/config';
+import { createBus } from '../platform/bus';
+import { startRecords } from '../subgraphs/records/server';
+import { startAudit } from '../subgraphs/audit/server';
+import { startGateway } from '../gateway/server';
+import { SUPERGRAPH_PATH } from './platform';
+
+/** `node dist/scripts/serve.js <gateway|records|audit>`: one component per process (needs Kafka + Postgres). */
+async function main() {
+  const name = process.argv[2];
+  const config = loadConfig();
+  if (!config.databaseUrl || !config.kafkaBrokers) throw new Error('one component per process needs DATABASE_URL and KAFKA_BROKERS (use npm start for embedded mode)');
+  const bus = createBus(config, `${name}-${process.pid}`);
+  const starters: Record<string, () => Promise<{ stop(): Promise<void> }>> = {
+    records: () => startRecords(config, bus),
+    audit: () => startAudit(config, bus),
+    gateway: () => startGateway({ config, port: config.gatewayPort, supergraphPath: SUPERGRAPH_PATH }),
+  };
+  if (!starters[name]) throw new Error(`usage: serve.js <${Object.keys(starters).join('|')}>`);
+  const running = await starters[name]();
+  console.log(`${name} started`);
+  const stop = async () => { await running.stop(); await bus.close(); process.exit(0); };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+main().catch((err) => { console.error(err.message); process.exit(1); });
