@@ -4,7 +4,7 @@ import { readFileSync, watchFile, unwatchFile } from 'node:fs';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { SUBGRAPHS, subgraphUrl, type PlatformConfig, type SubgraphName } from '../platform/config';
-import { BodyTooLargeError, closeServer, listenHost, readBody, runApollo, sendJson } from '../platform/http';
+import { BodyTooLargeError, closeServer, listen, readBody, runApollo, sendJson } from '../platform/http';
 import { Authenticator, AuthError } from './auth';
 import { openApiKeyStore, type ApiKeyStore } from './api-keys';
 import { IdentityForwardingDataSource, type GatewayContext } from './data-source';
@@ -140,20 +140,14 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   }
 
   const server = createServer((req, res) => { void handle(req, res); });
-  // Outlive clients' idle keep-alive sockets, so a reused socket is never closed under a request.
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((res, rej) => { server.once('error', rej); server.listen(opts.port, listenHost(), res); });
-  const port = (server.address() as { port: number }).port;
+  const port = await listen(server, opts.port);
   return {
     url: `http://127.0.0.1:${port}`,
     server,
     keys,
     async stop() {
-      const dbg = (m: string) => process.env.DEBUG_SHUTDOWN && console.log(`gateway: ${m}`);
       await closeServer(server);
-      dbg('http closed');
       await apollo.stop();
-      dbg('apollo stopped');
       await keys.close();
     },
   };

@@ -67,5 +67,12 @@ export async function closeServer(server: import('node:http').Server, graceMs = 
   clearTimeout(timer);
 }
 
-/** Interface servers listen on: loopback unless HOST says otherwise (containers set 0.0.0.0). */
-export const listenHost = () => process.env.HOST || '127.0.0.1';
+/**
+ * Listens on HOST (loopback unless set; containers use 0.0.0.0). The keep-alive timeout outlives clients'
+ * idle sockets, so a socket a client reuses is never closed under its request (ECONNRESET).
+ */
+export async function listen(server: import('node:http').Server, port: number): Promise<number> {
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((res, rej) => { server.once('error', rej); server.listen(port, process.env.HOST || '127.0.0.1', res); });
+  return (server.address() as { port: number }).port;
+}

@@ -8,7 +8,7 @@ import { buildSchema, createResolversMap, type NonEmptyArray } from 'type-graphq
 import gql from 'graphql-tag';
 import type { GraphQLSchema } from 'graphql';
 import { IDENTITY_HEADER, verifyIdentity, type Identity } from './identity';
-import { closeServer, listenHost, readBody, runApollo, sendJson } from './http';
+import { closeServer, listen, readBody, runApollo, sendJson } from './http';
 import { codedError } from './errors';
 
 export interface SubgraphContext {
@@ -79,9 +79,7 @@ export async function serveSubgraph<C extends SubgraphContext>(opts: {
       else res.end();
     }
   });
-  // Outlive clients' idle keep-alive sockets, so a reused socket is never closed under a request.
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((res, rej) => { server.once('error', rej); server.listen(opts.port, listenHost(), res); });
+  await listen(server, opts.port);
   return {
     url: `http://127.0.0.1:${opts.port}/graphql`,
     server,
