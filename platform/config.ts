@@ -12,6 +12,8 @@ export interface PlatformConfig {
   maxBatchRecords: number;
   maxPayloadBytes: number;
   maxBodyBytes: number;
+  /** Longest worst-case path through a flow (task timeout × attempts), in seconds; policy "flow-timeout". */
+  flowMaxTotalTimeoutSeconds: number;
 }
 
 function int(name: string, fallback: number): number {
@@ -36,6 +38,7 @@ export function loadConfig(): PlatformConfig {
     maxBatchRecords: int('MAX_BATCH_RECORDS', 500),
     maxPayloadBytes: int('MAX_PAYLOAD_BYTES', 1024 * 1024),
     maxBodyBytes: int('MAX_BODY_BYTES', 5 * 1024 * 1024),
+    flowMaxTotalTimeoutSeconds: int('FLOW_MAX_TOTAL_TIMEOUT_SECONDS', 24 * 3600),
   };
 }
 
@@ -43,13 +46,16 @@ export function loadConfig(): PlatformConfig {
 export const SUBGRAPHS = ['records', 'audit'] as const;
 export type SubgraphName = (typeof SUBGRAPHS)[number];
 
+/** `flow-runs` → `FLOW_RUNS`, the prefix of its `_PORT` / `_URL` variables. */
+const envPrefix = (name: SubgraphName) => name.toUpperCase().replace(/-/g, '_');
+
 export function subgraphPort(name: SubgraphName): number {
-  const override = process.env[`${name.toUpperCase()}_PORT`];
+  const override = process.env[`${envPrefix(name)}_PORT`];
   if (override) return Number(override);
   return int('SUBGRAPH_BASE_PORT', 4001) + SUBGRAPHS.indexOf(name);
 }
 
 export function subgraphUrl(name: SubgraphName): string {
-  const override = process.env[`${name.toUpperCase()}_URL`];
+  const override = process.env[`${envPrefix(name)}_URL`];
   return override || `http://127.0.0.1:${subgraphPort(name)}/graphql`;
 }
