@@ -3,7 +3,7 @@ import type { ApolloServer } from '@apollo/server';
 import { sendJson } from '../platform/http';
 import type { GatewayContext } from './data-source';
 
-type Execute = (query: string, variables: Record<string, unknown>) => Promise<{ data?: Record<string, any> | null; errors?: readonly { message: string; extensions?: Record<string, unknown> }[] }>;
+export type Execute = (query: string, variables: Record<string, unknown>) => Promise<{ data?: Record<string, any> | null; errors?: readonly { message: string; extensions?: Record<string, unknown> }[] }>;
 
 export function executor(apollo: ApolloServer<GatewayContext>, context: GatewayContext): Execute {
   return async (query, variables) => {
@@ -15,10 +15,12 @@ export function executor(apollo: ApolloServer<GatewayContext>, context: GatewayC
 
 const STATUS_BY_CODE: Record<string, number> = {
   BAD_USER_INPUT: 400, GRAPHQL_VALIDATION_FAILED: 400, BATCH_TOO_LARGE: 413, PAYLOAD_TOO_LARGE: 413,
-  UNAUTHENTICATED: 401, FORBIDDEN: 403, INVALID_TIMESTAMP: 400,
+  UNAUTHENTICATED: 401, FORBIDDEN: 403, INVALID_TIMESTAMP: 400, NOT_FOUND: 404, POLICY_VIOLATION: 403,
+  ILLEGAL_TRANSITION: 409, CONFLICT: 409, FLOW_DEPRECATED: 409, WEBHOOK_NOT_FOUND: 404, WEBHOOK_SIGNATURE_INVALID: 401,
 };
 
-function sendGraphQLErrors(res: ServerResponse, errors: readonly { message: string; extensions?: Record<string, unknown> }[], headers: Record<string, string>) {
+/** A GraphQL error as the REST contracts' `{ "error": CODE, "detail": text }` with a fitting HTTP status. */
+export function sendGraphQLErrors(res: ServerResponse, errors: readonly { message: string; extensions?: Record<string, unknown> }[], headers: Record<string, string>) {
   const code = String(errors[0].extensions?.reason ?? errors[0].extensions?.code ?? 'INTERNAL_SERVER_ERROR');
   const status = STATUS_BY_CODE[code] ?? STATUS_BY_CODE[String(errors[0].extensions?.code)] ?? 500;
   sendJson(res, status, { error: code, detail: errors.map((e) => e.message).join('; ') }, headers);

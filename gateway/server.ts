@@ -9,6 +9,8 @@ import { Authenticator, AuthError } from './auth';
 import { openApiKeyStore, type ApiKeyStore } from './api-keys';
 import { IdentityForwardingDataSource, type GatewayContext } from './data-source';
 import { dataIngestion, executor, ffiRecords } from './rest-compat';
+import { createRunRest, getRunRest, webhookRest } from './rest-runs';
+import { WEBHOOK_DELIVERY_SCOPE, type Identity } from '../platform/identity';
 
 export interface GatewayOptions {
   config: PlatformConfig;
@@ -26,6 +28,18 @@ export interface RunningGateway {
 
 function log(entry: Record<string, unknown>): void {
   if (process.env.LOG_REQUESTS !== '0') console.log(JSON.stringify({ at: new Date().toISOString(), ...entry }));
+}
+
+interface RestRoute { name: 'ffi' | 'ingest' | 'createRun' | 'getRun' | 'webhook'; method: 'GET' | 'POST'; id?: string }
+
+/** The REST contracts existing clients speak; each is a thin adapter over the graph. */
+function matchRest(path: string): RestRoute | null {
+  if (path === '/ffi/v1/records') return { name: 'ffi', method: 'POST' };
+  if (path === '/api/v1/data_ingestion') return { name: 'ingest', method: 'POST' };
+  if (path === '/v1/runs') return { name: 'createRun', method: 'POST' };
+  const m = /^\/v1\/(runs|webhooks)\/([\w-]{1,100})$/.exec(path);
+  if (m) return m[1] === 'runs' ? { name: 'getRun', method: 'GET', id: m[2] } : { name: 'webhook', method: 'POST', id: m[2] };
+  return null;
 }
 
 const gqlError = (code: string, message: string) => ({ errors: [{ message, extensions: { code } }] });
@@ -94,20 +108,23 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         const r = await ready();
         return sendJson(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not ready', supergraphLoaded: schemaLoaded, subgraphs: r.subgraphs }, headers);
       }
-      const rest = path === '/ffi/v1/records' || path === '/api/v1/data_ingestion';
+      const rest = matchRest(path);
       if (path !== '/graphql' && !rest) return sendJson(res, 404, { error: 'NOT_FOUND', detail: `no route for ${req.method} ${path}` }, headers);
-      if (rest && req.method !== 'POST') return sendJson(res, 405, { error: 'METHOD_NOT_ALLOWED', detail: 'use POST' }, headers);
+      if (rest && req.method !== rest.method) return sendJson(res, 405, { error: 'METHOD_NOT_ALLOWED', detail: `use ${rest.method}` }, headers);
 
-      let identity;
+      let identity: Identity;
       try {
-        identity = await identify(req, correlationId);
+        // A webhook delivery authenticates by its signature, which the flow-runs subgraph checks.
+        identity = rest?.name === 'webhook'
+          ? { tenantId: '', subject: 'gateway:webhooks', kind: 'system', scopes: [WEBHOOK_DELIVERY_SCOPE], correlationId }
+          : await identify(req, correlationId);
       } catch (err) {
         if (!(err instanceof AuthError)) throw err;
         return rest
           ? sendJson(res, 401, { error: err.code, detail: err.message }, headers)
           : sendJson(res, 401, gqlError(err.code, err.message), headers);
       }
-      if (path === '/api/v1/data_ingestion' && identity.kind !== 'apikey') {
+      if (rest?.name === 'ingest' && identity.kind !== 'apikey') {
         return sendJson(res, 401, { error: 'UNAUTHENTICATED', detail: 'this endpoint takes an X-API-Key' }, headers);
       }
       let body: Buffer;
@@ -121,14 +138,17 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       }
       const context: GatewayContext = { identity };
       if (rest) {
+        const exec = executor(apollo, context);
+        if (rest.name === 'getRun') return await getRunRest(exec, rest.id!, res, headers);
+        if (rest.name === 'webhook') return await webhookRest(exec, rest.id!, body, req.headers, res, headers);
         let json: unknown;
         try {
           json = JSON.parse(body.toString('utf8'));
         } catch {
           return sendJson(res, 400, { error: 'BAD_REQUEST', detail: 'body is not valid JSON' }, headers);
         }
-        const exec = executor(apollo, context);
-        if (path === '/ffi/v1/records') return await ffiRecords(exec, json, res, headers, identity.source ?? 'ffi');
+        if (rest.name === 'ffi') return await ffiRecords(exec, json, res, headers, identity.source ?? 'ffi');
+        if (rest.name === 'createRun') return await createRunRest(exec, json, res, headers, req.headers['idempotency-key'] as string | undefined);
         return await dataIngestion(exec, json, res, headers);
       }
       await runApollo(apollo, req, res, body, async () => context, headers);

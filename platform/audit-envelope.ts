@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Identity } from './identity';
+import type { BusMessage } from './event-bus';
 
 export const AUDIT_TOPIC = 'audit.events';
 
@@ -36,4 +37,9 @@ export function auditEnvelope(
     action: event.action,
     data: event.data,
   };
+}
+
+/** The outbox/bus message for an audit event: topic `audit.events`, keyed by tenant (the chain's order). */
+export function auditMessage(e: AuditEnvelope): BusMessage {
+  return { topic: AUDIT_TOPIC, key: e.tenantId, value: JSON.stringify(e) };
 }

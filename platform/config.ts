@@ -7,6 +7,8 @@ export interface PlatformConfig {
   jwksFile?: string;
   jwksUrl?: string;
   internalSecret: string;
+  /** Key that seals stored secrets (webhook signing secrets); defaults to INTERNAL_SECRET. */
+  secretsKey: string;
   dataDir: string;
   gatewayPort: number;
   maxBatchRecords: number;
@@ -33,6 +35,7 @@ export function loadConfig(): PlatformConfig {
     jwksFile: process.env.JWKS_FILE || undefined,
     jwksUrl: process.env.JWKS_URL || undefined,
     internalSecret: process.env.INTERNAL_SECRET || 'dev-internal-secret-change-me',
+    secretsKey: process.env.SECRETS_KEY || process.env.INTERNAL_SECRET || 'dev-internal-secret-change-me',
     dataDir: process.env.DATA_DIR || '.data',
     gatewayPort: int('GATEWAY_PORT', 4000),
     maxBatchRecords: int('MAX_BATCH_RECORDS', 500),
@@ -43,7 +46,7 @@ export function loadConfig(): PlatformConfig {
 }
 
 /** Subgraph ports: fixed offsets from SUBGRAPH_BASE_PORT so the gateway and compose files agree. */
-export const SUBGRAPHS = ['records', 'audit'] as const;
+export const SUBGRAPHS = ['records', 'audit', 'flow-runs'] as const;
 export type SubgraphName = (typeof SUBGRAPHS)[number];
 
 /** `flow-runs` → `FLOW_RUNS`, the prefix of its `_PORT` / `_URL` variables. */

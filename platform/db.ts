@@ -42,7 +42,7 @@ async function startEmbedded(dataDir: string): Promise<{ url: string; stop(): Pr
     async stop() {
       const stopped = new Promise((res) => worker.once('message', res));
       worker.postMessage('stop');
-      await Promise.race([stopped, new Promise((res) => setTimeout(res, 3000))]);
+      await Promise.race([stopped, new Promise((res) => setTimeout(res, 3000).unref())]);
       await worker.terminate();
     },
   };

@@ -4,7 +4,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 export interface Identity {
   tenantId: string;
   subject: string;
-  kind: 'user' | 'apikey';
+  /** user: a JWT; apikey: an edge key; system: the platform acting for a tenant (webhook deliveries, Kafka reports). */
+  kind: 'user' | 'apikey' | 'system';
   scopes: string[];
   /** For edge API keys: the source the key is scoped to. */
   source?: string;
@@ -38,3 +39,6 @@ export function verifyIdentity(header: string | undefined, secret: string): Iden
     return null;
   }
 }
+
+/** Scope of the system identity the gateway uses to hand `POST /v1/webhooks/{id}` deliveries to the flow-runs subgraph. */
+export const WEBHOOK_DELIVERY_SCOPE = 'webhook:deliver';

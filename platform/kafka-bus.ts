@@ -3,14 +3,26 @@ import type { BusMessage, EventBus, Handler } from './event-bus';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
+/**
+ * kafkajs nests retriers (send → cluster connect → metadata), each doubling its sleep up to maxRetryTime
+ * (default 30 s): a send during an outage noticed a restarted broker only tens of seconds later. Sleeps are
+ * capped at 2 s for admin/consumers (still ~45 s of retries at startup); a send retries briefly and the
+ * outbox relay's own backoff drives the long-term retries.
+ */
+const PRODUCER_RETRY = { retries: 2, initialRetryTime: 100, maxRetryTime: 500 };
+const CLIENT_RETRY = { retries: 25, initialRetryTime: 200, maxRetryTime: 2000 };
+const TIMEOUTS = { connectionTimeout: 3000, requestTimeout: 10000 };
+
 export class KafkaBus implements EventBus {
   private kafka: Kafka;
-  private producer?: Producer;
+  private producerKafka: Kafka;
+  private producer?: Promise<Producer>;
   private consumers = new Set<Consumer>();
   private knownTopics = new Set<string>();
 
   constructor(brokers: string[], clientId: string) {
-    this.kafka = new Kafka({ clientId, brokers, logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 200 } });
+    this.kafka = new Kafka({ clientId, brokers, logLevel: logLevel.NOTHING, retry: CLIENT_RETRY, ...TIMEOUTS });
+    this.producerKafka = new Kafka({ clientId, brokers, logLevel: logLevel.NOTHING, retry: PRODUCER_RETRY, ...TIMEOUTS });
   }
 
   private async ensureTopic(topic: string): Promise<void> {
@@ -25,19 +37,43 @@ export class KafkaBus implements EventBus {
     this.knownTopics.add(topic);
   }
 
+  private connectProducer(): Promise<Producer> {
+    this.producer ??= (async () => {
+      const p = this.producerKafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: PRODUCER_RETRY });
+      try {
+        await p.connect();
+        return p;
+      } catch (err) {
+        await p.disconnect().catch(() => {});
+        throw err;
+      }
+    })();
+    return this.producer;
+  }
+
+  /**
+   * After a failed send the producer is dropped: the next publish connects afresh (new producer id, fresh
+   * metadata) instead of reusing connection state from before the outage. A resend may duplicate messages
+   * the broker did store (at least once; consumers dedupe by id), and the caller resends in the same order.
+   */
   async publish(messages: BusMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    if (!this.producer) {
-      const p = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-      await p.connect();
-      this.producer = p;
+    const pending = this.connectProducer();
+    try {
+      const producer = await pending;
+      const byTopic = new Map<string, { key: string; value: string }[]>();
+      for (const m of messages) {
+        await this.ensureTopic(m.topic);
+        byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), { key: m.key, value: m.value }]);
+      }
+      await producer.sendBatch({ acks: -1, timeout: 5000, topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })) });
+    } catch (err) {
+      if (this.producer === pending) {
+        this.producer = undefined;
+        await pending.then((p) => p.disconnect(), () => {}).catch(() => {});
+      }
+      throw err;
     }
-    const byTopic = new Map<string, { key: string; value: string }[]>();
-    for (const m of messages) {
-      await this.ensureTopic(m.topic);
-      byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), { key: m.key, value: m.value }]);
-    }
-    await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })) });
   }
 
   async subscribe(topic: string, groupId: string, handler: Handler): Promise<() => Promise<void>> {
@@ -63,6 +99,8 @@ export class KafkaBus implements EventBus {
   async close(): Promise<void> {
     for (const c of this.consumers) await c.disconnect().catch(() => {});
     this.consumers.clear();
-    await this.producer?.disconnect().catch(() => {});
+    const producer = this.producer;
+    this.producer = undefined;
+    await producer?.then((p) => p.disconnect(), () => {}).catch(() => {});
   }
 }

@@ -3,10 +3,11 @@ import { loadConfig } from '../platform/config';
 import { createBus } from '../platform/bus';
 import { startRecords } from '../subgraphs/records/server';
 import { startAudit } from '../subgraphs/audit/server';
+import { startFlowRuns } from '../subgraphs/flow-runs/server';
 import { startGateway } from '../gateway/server';
 import { SUPERGRAPH_PATH } from './platform';
 
-/** `node dist/scripts/serve.js <gateway|records|audit>`: one component per process (needs Kafka + Postgres). */
+/** `node dist/scripts/serve.js <gateway|records|audit|flow-runs>`: one component per process (needs Kafka + Postgres). */
 async function main() {
   const name = process.argv[2];
   const config = loadConfig();
@@ -15,6 +16,7 @@ async function main() {
   const starters: Record<string, () => Promise<{ stop(): Promise<void> }>> = {
     records: () => startRecords(config, bus),
     audit: () => startAudit(config, bus),
+    'flow-runs': () => startFlowRuns(config, bus),
     gateway: () => startGateway({ config, port: config.gatewayPort, supergraphPath: SUPERGRAPH_PATH }),
   };
   if (!starters[name]) throw new Error(`usage: serve.js <${Object.keys(starters).join('|')}>`);

@@ -6,8 +6,9 @@ import { buildFederatedSchema, type SubgraphDefinition } from '../platform/subgr
 import { SUBGRAPHS } from '../platform/config';
 import { definition as records } from '../subgraphs/records/server';
 import { definition as audit } from '../subgraphs/audit/server';
+import { definition as flowRuns } from '../subgraphs/flow-runs/server';
 
-const DEFINITIONS: Record<(typeof SUBGRAPHS)[number], SubgraphDefinition> = { records, audit };
+const DEFINITIONS: Record<(typeof SUBGRAPHS)[number], SubgraphDefinition> = { records, audit, 'flow-runs': flowRuns };
 
 /** Each subgraph's SDL and the composed supergraph; URLs are the default local ports (the gateway can override them). */
 export async function composeSupergraph(): Promise<{ subgraphs: Record<string, string>; supergraph: string }> {

@@ -75,3 +75,46 @@ export async function sql<T = any>(text: string, params: unknown[] = []): Promis
 }
 
 export const AUDIT_BY_CORRELATION = `query($c: String!) { auditEvents(filter: { correlationId: $c }, first: 1000) { edges { node { id type subject hash prevHash } } } }`;
+
+/** Reads a topic from the beginning with a fresh consumer group until `done` holds (real Kafka when configured). */
+export async function collectTopic(platform: Platform, topic: string, done: (values: any[]) => boolean, timeoutMs = 30000): Promise<any[]> {
+  const values: any[] = [];
+  let resolve!: () => void;
+  const finished = new Promise<void>((res) => { resolve = res; });
+  const stop = await platform.bus.subscribe(topic, `test-${randomUUID()}`, async (msg) => {
+    values.push({ key: msg.key, ...JSON.parse(msg.value) });
+    if (done(values)) resolve();
+  });
+  try {
+    await Promise.race([finished, new Promise((_, rej) => setTimeout(() => rej(new Error(`timed out reading ${topic}: ${values.length} messages seen`)), timeoutMs))]);
+    return values;
+  } finally {
+    await stop();
+  }
+}
+
+/** Publishes as an outside producer would: a plain kafkajs producer on real Kafka, the platform's bus otherwise. */
+export async function publishTopic(platform: Platform, topic: string, key: string, value: unknown): Promise<void> {
+  if (!REAL_KAFKA) return platform.bus.publish([{ topic, key, value: JSON.stringify(value) }]);
+  const { Kafka, logLevel } = await import('kafkajs');
+  const producer = new Kafka({ clientId: 'test-orchestrator', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING }).producer();
+  await producer.connect();
+  try {
+    await producer.send({ topic, messages: [{ key, value: JSON.stringify(value) }] });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export const DAG = (tasks: Array<Record<string, unknown>>) => ({ type: 'DAG', tasks });
+
+export const REGISTER_FLOW = `mutation($input: RegisterFlowInput!) { registerFlow(input: $input) { id name latestVersion { version } } }`;
+export const CREATE_RUN = `mutation($input: CreateRunInput!) { createRun(input: $input) { correlationId created run { id status flowVersion attempts } } }`;
+export const REPORT = `mutation($input: RunStatusReportInput!) { reportRunStatus(input: $input) { id status attempts output error } }`;
+
+/** Registers a small valid flow for the token's tenant and returns its id. */
+export async function registerFlow(url: string, token: string, name = `flow-${randomUUID().slice(0, 8)}`, definition: unknown = DAG([{ id: 'fetch', type: 'http' }, { id: 'summarize', type: 'llm', dependsOn: ['fetch'] }])): Promise<string> {
+  const r = await gql(url, bearer(token), REGISTER_FLOW, { input: { name, definition } });
+  if (r.body.errors) throw new Error(JSON.stringify(r.body.errors));
+  return r.body.data.registerFlow.id;
+}

@@ -2,7 +2,8 @@ import { Arg, Ctx, Directive, Field, FieldResolver, ID, InputType, Int, ObjectTy
 import { GraphQLJSON } from 'graphql-scalars';
 import type { SubgraphContext } from '../../platform/subgraph-server';
 import type { Database } from '../../platform/db';
-import { encodeCursor, listEvents } from './service';
+import { page as pageOf } from '../../platform/pagination';
+import { listEvents } from './service';
 
 export interface AuditContext extends SubgraphContext {
   db: Database;
@@ -30,6 +31,13 @@ export class AuditEventType {
 @ObjectType('Record')
 @Directive('@key(fields: "id")')
 export class RecordReference {
+  @Field(() => ID) id!: string;
+}
+
+/** The flow-runs subgraph's entity, declared here by key so a run can list its audit events. */
+@ObjectType('Run')
+@Directive('@key(fields: "id")')
+export class RunReference {
   @Field(() => ID) id!: string;
 }
 
@@ -61,9 +69,8 @@ class AuditEventConnection {
 }
 
 async function page(ctx: AuditContext, filter: AuditFilter, first: number, after: string | null): Promise<AuditEventConnection> {
-  const { rows, hasNextPage } = await listEvents(ctx.db.em(), ctx.identity, filter, first, after);
-  const edges = rows.map((row) => ({ cursor: encodeCursor(row.seq), node: row as unknown as AuditEventType }));
-  return { edges, pageInfo: { hasNextPage, endCursor: edges.length ? edges[edges.length - 1].cursor : null } };
+  const rows = await listEvents(ctx.db.em(), ctx.identity, filter, first, after);
+  return pageOf(rows as unknown as (AuditEventType & { seq: string })[], first, 'a');
 }
 
 @Resolver(() => AuditEventType)
@@ -84,5 +91,13 @@ export class RecordAuditResolver {
   @FieldResolver(() => [AuditEventType], { description: 'Audit events whose subject is this record' })
   async auditEvents(@Root() record: RecordReference, @Ctx() ctx: AuditContext): Promise<AuditEventType[]> {
     return (await page(ctx, { subject: record.id }, 1000, null)).edges.map((e) => e.node);
+  }
+}
+
+@Resolver(() => RunReference)
+export class RunAuditResolver {
+  @FieldResolver(() => [AuditEventType], { description: 'Audit events whose subject is this run (created, status changes, cancel, retry, policy)' })
+  async auditEvents(@Root() run: RunReference, @Ctx() ctx: AuditContext): Promise<AuditEventType[]> {
+    return (await page(ctx, { subject: run.id }, 1000, null)).edges.map((e) => e.node);
   }
 }

@@ -7,15 +7,16 @@ import { AUDIT_TOPIC } from '../../platform/audit-envelope';
 import { buildFederatedSchema, serveSubgraph } from '../../platform/subgraph-server';
 import { AuditEventRow } from './entities';
 import { migrations, SCHEMA } from './migrations';
-import { AuditResolver, RecordAuditResolver, RecordReference, type AuditContext } from './resolvers';
+import { AuditResolver, RecordAuditResolver, RecordReference, RunAuditResolver, RunReference, type AuditContext } from './resolvers';
 import { storeEvent } from './service';
 
 export const definition = {
   name: 'audit',
-  resolvers: [AuditResolver, RecordAuditResolver] as [typeof AuditResolver, typeof RecordAuditResolver],
-  orphanedTypes: [RecordReference],
+  resolvers: [AuditResolver, RecordAuditResolver, RunAuditResolver] as [typeof AuditResolver, typeof RecordAuditResolver, typeof RunAuditResolver],
+  orphanedTypes: [RecordReference, RunReference],
   referenceResolvers: {
     Record: { __resolveReference: (ref: { id: string }) => ({ id: ref.id }) },
+    Run: { __resolveReference: (ref: { id: string }) => ({ id: ref.id }) },
   },
 };
 

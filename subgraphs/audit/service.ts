@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AuditEnvelope } from '../../platform/audit-envelope';
 import type { Identity } from '../../platform/identity';
 import { codedError } from '../../platform/errors';
+import { checkPageSize, decodeCursor } from '../../platform/pagination';
 import { AuditEventRow } from './entities';
 import { chainHash } from './chain';
 import { SCHEMA } from './migrations';
@@ -73,21 +74,15 @@ export interface AuditFilter {
   to?: Date | null;
 }
 
-export const encodeCursor = (seq: string) => Buffer.from(`a:${seq}`).toString('base64url');
-function decodeCursor(cursor: string): string {
-  const raw = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!/^a:\d+$/.test(raw)) throw codedError('BAD_USER_INPUT', 'invalid cursor');
-  return raw.slice(2);
-}
 
 export async function listEvents(em: EntityManager, identity: Identity, filter: AuditFilter, first: number, after?: string | null) {
-  if (first < 1 || first > 1000) throw codedError('BAD_USER_INPUT', 'first must be between 1 and 1000');
+  checkPageSize(first, 1000);
   const where: Record<string, unknown> = { tenantId: identity.tenantId };
   if (filter.type) where.type = filter.type;
   if (filter.subject) where.subject = filter.subject;
   if (filter.correlationId) where.correlationId = filter.correlationId;
   if (filter.from || filter.to) where.time = { ...(filter.from ? { $gte: filter.from } : {}), ...(filter.to ? { $lt: filter.to } : {}) };
-  if (after) where.seq = { $gt: decodeCursor(after) };
+  if (after) where.seq = { $gt: decodeCursor('a', after) };
   const rows = await em.find(AuditEventRow, where, { orderBy: { seq: 'asc' }, limit: first + 1 });
-  return { rows: rows.slice(0, first), hasNextPage: rows.length > first };
+  return rows; // first + 1 rows: the extra one tells whether another page follows
 }

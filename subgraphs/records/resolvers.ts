@@ -1,9 +1,10 @@
-import { Arg, Ctx, Directive, Field, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, registerEnumType } from 'type-graphql';
+import { Arg, Ctx, Directive, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, registerEnumType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
 import type { SubgraphContext } from '../../platform/subgraph-server';
 import type { Database } from '../../platform/db';
+import { page } from '../../platform/pagination';
 import { RecordRow } from './entities';
-import { encodeCursor, findRecord, ingestBatch, ingestOne, listRecords, type Limits } from './service';
+import { findRecord, ingestBatch, ingestOne, listRecords, type Limits } from './service';
 
 export interface RecordsContext extends SubgraphContext {
   db: Database;
@@ -89,6 +90,7 @@ class RecordEdge {
 }
 
 @ObjectType()
+@Directive('@shareable')
 class PageInfo {
   @Field() hasNextPage!: boolean;
   @Field(() => String, { nullable: true }) endCursor!: string | null;
@@ -101,6 +103,18 @@ class RecordConnection {
 }
 
 export const toRecordType = (row: RecordRow): RecordType => row as unknown as RecordType;
+
+/** The flow-runs subgraph's entity, declared here by key: a record may point at a run, and a run lists its records. */
+@ObjectType('Run')
+@Directive('@key(fields: "id")')
+export class RunReference {
+  @Field(() => ID) id!: string;
+}
+
+async function recordPage(ctx: RecordsContext, filter: RecordFilter, first: number, after: string | null): Promise<RecordConnection> {
+  const rows = await listRecords(ctx.db.em(), ctx.identity, filter, first, after);
+  return page(rows.map(toRecordType) as (RecordType & { seq: string })[], first, 'r');
+}
 
 @Resolver(() => RecordType)
 export class RecordsResolver {
@@ -132,8 +146,24 @@ export class RecordsResolver {
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Ctx() ctx: RecordsContext,
   ): Promise<RecordConnection> {
-    const { rows, hasNextPage } = await listRecords(ctx.db.em(), ctx.identity, filter ?? {}, first, after);
-    const edges = rows.map((row) => ({ cursor: encodeCursor(row.seq), node: toRecordType(row) }));
-    return { edges, pageInfo: { hasNextPage, endCursor: edges.length ? edges[edges.length - 1].cursor : null } };
+    return recordPage(ctx, filter ?? {}, first, after);
+  }
+
+  @FieldResolver(() => RunReference, { nullable: true, description: 'the flow run this record belongs to' })
+  run(@Root() record: RecordType): RunReference | null {
+    return record.runId ? { id: record.runId } : null;
+  }
+}
+
+@Resolver(() => RunReference)
+export class RunRecordsResolver {
+  @FieldResolver(() => RecordConnection, { description: 'records that producers sent with this run\'s id' })
+  async records(
+    @Root() run: RunReference,
+    @Arg('first', () => Int, { defaultValue: 50 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Ctx() ctx: RecordsContext,
+  ): Promise<RecordConnection> {
+    return recordPage(ctx, { runId: run.id }, first, after);
   }
 }

@@ -7,12 +7,12 @@ import { OutboxRelay } from '../../platform/outbox';
 import { buildFederatedSchema, serveSubgraph } from '../../platform/subgraph-server';
 import { RecordRow } from './entities';
 import { migrations, SCHEMA } from './migrations';
-import { RecordsResolver, toRecordType, type RecordsContext } from './resolvers';
+import { RecordsResolver, RunRecordsResolver, toRecordType, type RecordsContext } from './resolvers';
 import { findRecord } from './service';
 
 export const definition = {
   name: 'records',
-  resolvers: [RecordsResolver] as [typeof RecordsResolver],
+  resolvers: [RecordsResolver, RunRecordsResolver] as [typeof RecordsResolver, typeof RunRecordsResolver],
   referenceResolvers: {
     Record: {
       async __resolveReference(ref: { id: string }, ctx: RecordsContext) {
@@ -20,6 +20,7 @@ export const definition = {
         return row ? toRecordType(row) : null;
       },
     },
+    Run: { __resolveReference: (ref: { id: string }) => ({ id: ref.id }) },
   },
 };
 

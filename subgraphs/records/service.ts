@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { payloadChecksum } from '../../platform/jcs';
 import { enqueue } from '../../platform/outbox';
-import { AUDIT_TOPIC, auditEnvelope } from '../../platform/audit-envelope';
+import { auditEnvelope, auditMessage } from '../../platform/audit-envelope';
 import type { Identity } from '../../platform/identity';
 import { codedError } from '../../platform/errors';
+import { checkPageSize, decodeCursor } from '../../platform/pagination';
 import { SCHEMA } from './migrations';
 import { RecordRow } from './entities';
 
@@ -149,7 +150,7 @@ export async function ingestBatch(em: EntityManager, identity: Identity, batch: 
     }
     const summary = summarize(batch.batchId, results);
     events.push(audit('BATCH_COMPLETED', `batch:${batch.batchId}`, { processed: summary.processed, duplicates: summary.duplicates, rejected: summary.rejected }));
-    await enqueue(tx, SCHEMA, events.map((e) => ({ topic: AUDIT_TOPIC, key: e.tenantId, value: JSON.stringify(e) })));
+    await enqueue(tx, SCHEMA, events.map(auditMessage));
   });
   return summarize(batch.batchId, results);
 }
@@ -191,24 +192,18 @@ export async function findRecord(em: EntityManager, identity: Identity, id: stri
   return em.findOne(RecordRow, { id, tenantId: identity.tenantId });
 }
 
-export const encodeCursor = (seq: string) => Buffer.from(`r:${seq}`).toString('base64url');
-function decodeCursor(cursor: string): string {
-  const raw = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!/^r:\d+$/.test(raw)) throw codedError('BAD_USER_INPUT', 'invalid cursor');
-  return raw.slice(2);
-}
 
-export async function listRecords(em: EntityManager, identity: Identity, filter: RecordFilter, first: number, after?: string | null): Promise<{ rows: RecordRow[]; hasNextPage: boolean }> {
-  if (first < 1 || first > 500) throw codedError('BAD_USER_INPUT', 'first must be between 1 and 500');
+export async function listRecords(em: EntityManager, identity: Identity, filter: RecordFilter, first: number, after?: string | null): Promise<RecordRow[]> {
+  checkPageSize(first, 500);
   const where: Record<string, unknown> = { tenantId: identity.tenantId };
   if (filter.userId) where.userId = filter.userId;
   if (filter.source) where.source = filter.source;
   if (filter.batchId) where.batchId = filter.batchId;
   if (filter.runId) where.runId = filter.runId;
   if (filter.from || filter.to) where.timestamp = { ...(filter.from ? { $gte: filter.from } : {}), ...(filter.to ? { $lt: filter.to } : {}) };
-  if (after) where.seq = { $gt: decodeCursor(after) };
+  if (after) where.seq = { $gt: decodeCursor('r', after) };
   const qb = em.createQueryBuilder(RecordRow, 'r').where(where).orderBy({ seq: 'asc' }).limit(first + 1);
   if (filter.payloadContains !== undefined && filter.payloadContains !== null) qb.andWhere('r.payload @> ?::jsonb', [JSON.stringify(filter.payloadContains)]);
   const rows = await qb.getResult();
-  return { rows: rows.slice(0, first), hasNextPage: rows.length > first };
+  return rows; // first + 1 rows: the extra one tells whether another page follows
 }
