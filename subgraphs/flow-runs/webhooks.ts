@@ -103,7 +103,7 @@ export async function deliverWebhook(deps: FlowRunsDeps, identity: Identity, d: 
   if (!hook || !hook.enabled) throw unknown;
   const body = Buffer.from(d.bodyBase64, 'base64');
   const verdict = verifyWebhook([openSecret(hook.secretSealed, deps.secretKey)], { id: d.messageId ?? undefined, timestamp: d.timestamp ?? undefined, signature: d.signature ?? undefined }, body);
-  if (!verdict.ok) throw codedError('WEBHOOK_SIGNATURE_INVALID', verdict.message, { reason: verdict.reason });
+  if (!verdict.ok) throw codedError('WEBHOOK_SIGNATURE_INVALID', verdict.message, { failure: verdict.reason });
   let input: unknown;
   try {
     input = JSON.parse(body.toString('utf8'));
