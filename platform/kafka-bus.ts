@@ -78,7 +78,13 @@ export class KafkaBus implements EventBus {
 
   async subscribe(topic: string, groupId: string, handler: Handler): Promise<() => Promise<void>> {
     await this.ensureTopic(topic);
-    const consumer = this.kafka.consumer({ groupId, retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 } });
+    // A consumer that crashed while the broker was down rejoins as a new member, and the restarted coordinator
+    // waits for the old member's session to expire before it assigns partitions: 10 s instead of the default 30 s.
+    // kafkajs heartbeats between messages, so a handler must finish well within the session timeout.
+    const consumer = this.kafka.consumer({
+      groupId, sessionTimeout: 10000, heartbeatInterval: 3000,
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
+    });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     const joined = new Promise<void>((res) => consumer.on(consumer.events.GROUP_JOIN, () => res()));
