@@ -155,14 +155,14 @@ export async function retryRun(deps: FlowRunsDeps, identity: Identity, runId: st
   });
 }
 
-const ORCHESTRATOR_SCOPE = 'orchestrator';
+export const ORCHESTRATOR_SCOPE = 'orchestrator';
 
 /**
  * Applies an orchestrator's status report, from the `reportRunStatus` mutation or the `flow_runs.status` topic.
  * Idempotent per (run, reportId): a repeated report changes nothing and gets the first answer again.
  */
 export async function applyStatusReport(deps: FlowRunsDeps, identity: Identity, report: Omit<StatusReport, 'tenantId'>): Promise<RunView> {
-  if (identity.kind !== 'system' && !identity.scopes.includes(ORCHESTRATOR_SCOPE)) {
+  if (!identity.scopes.includes(ORCHESTRATOR_SCOPE)) {
     throw codedError('FORBIDDEN', `status reports need the "${ORCHESTRATOR_SCOPE}" scope`);
   }
   if (!report.reportId || report.reportId.length > 200) throw codedError('BAD_USER_INPUT', 'reportId must be 1-200 characters');

@@ -13,7 +13,7 @@ import { migrations, SCHEMA } from './migrations';
 import { DEFAULT_POLICY_LIMITS } from './policies';
 import { createStatusCache } from './status-cache';
 import { parseStatusReport, STATUS_TOPIC } from './run-messages';
-import { applyStatusReport } from './runs';
+import { applyStatusReport, ORCHESTRATOR_SCOPE } from './runs';
 import { getRun } from './run-store';
 import { getFlow } from './registry';
 import type { FlowRunsDeps } from './deps';
@@ -36,7 +36,7 @@ async function consumeStatus(deps: FlowRunsDeps, value: string): Promise<void> {
     console.error(`[flow-runs] skipping a ${STATUS_TOPIC} message: ${report.invalid}`);
     return;
   }
-  const orchestrator: Identity = { tenantId: report.tenantId, subject: 'orchestrator', kind: 'system', scopes: [], correlationId: randomUUID() };
+  const orchestrator: Identity = { tenantId: report.tenantId, subject: 'orchestrator', kind: 'system', scopes: [ORCHESTRATOR_SCOPE], correlationId: randomUUID() };
   try {
     await applyStatusReport(deps, orchestrator, report);
   } catch (err) {
