@@ -10,6 +10,12 @@ import { openApiKeyStore, type ApiKeyStore } from './api-keys';
 import { IdentityForwardingDataSource, type GatewayContext } from './data-source';
 import { dataIngestion, executor, ffiRecords } from './rest-compat';
 import { createRunRest, getRunRest, webhookRest } from './rest-runs';
+import { SubscriptionBridge } from './subscriptions/bridge';
+import { StreamingOperations } from './subscriptions/operations';
+import { Session, TenantConnections, type SessionLimits } from './subscriptions/session';
+import { attachWebSocketServer } from './subscriptions/ws-server';
+import { serveEventStream, wantsEventStream } from './subscriptions/sse';
+import { subscriptionsNeedAStream } from './subscriptions/http-plugin';
 import { WEBHOOK_DELIVERY_SCOPE, type Identity } from '../platform/identity';
 
 export interface GatewayOptions {
@@ -21,6 +27,8 @@ export interface GatewayOptions {
 
 export interface RunningGateway {
   url: string;
+  /** Live subscription counters (tests and /ready use them). */
+  subscriptions(): Record<string, number>;
   server: Server;
   keys: ApiKeyStore;
   stop(): Promise<void>;
@@ -70,13 +78,37 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     },
     buildService: ({ name, url }) => {
       const known = (SUBGRAPHS as readonly string[]).includes(name);
-      return new IdentityForwardingDataSource(known ? subgraphUrl(name as SubgraphName) : url!, config.internalSecret);
+      const target = known ? subgraphUrl(name as SubgraphName) : url!;
+      const source = new IdentityForwardingDataSource(target, config.internalSecret);
+      subgraphs.set(name, { url: target, source });
+      return source;
     },
   });
-  gateway.onSchemaLoadOrUpdate(() => { schemaLoaded = true; });
+  const subgraphs = new Map<string, { url: string; source: IdentityForwardingDataSource }>();
+  const bridge = new SubscriptionBridge({
+    internalSecret: config.internalSecret,
+    wsUrlOf: (name) => (subgraphs.get(name)?.url ?? subgraphUrl(name as SubgraphName)).replace(/^http/, 'ws'),
+    dataSourceOf: (name) => subgraphs.get(name)?.source,
+    maxQueuedPerClient: config.subscriptionBufferEvents,
+  });
+  gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => {
+    schemaLoaded = true;
+    try {
+      bridge.setSupergraph(coreSupergraphSdl);
+    } catch (err) {
+      log({ event: 'subscription_planner_failed', error: (err as Error).message });
+    }
+  });
 
-  const apollo = new ApolloServer<GatewayContext>({ gateway, includeStacktraceInErrorResponses: false, stopOnTerminationSignals: false });
+  const apollo = new ApolloServer<GatewayContext>({
+    gateway, includeStacktraceInErrorResponses: false, stopOnTerminationSignals: false, plugins: [subscriptionsNeedAStream()],
+  });
   await apollo.start();
+  const limits: SessionLimits = {
+    maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection, maxConnectionsPerTenant: config.maxConnectionsPerTenant, recheckMs: config.subscriptionAuthRecheckMs,
+  };
+  const operations = new StreamingOperations(bridge, apollo, limits);
+  const tenants = new TenantConnections(config.maxConnectionsPerTenant);
 
   async function identify(req: IncomingMessage, correlationId: string) {
     return auth.authenticate({ authorization: req.headers.authorization, apiKey: req.headers['x-api-key'] as string | undefined }, correlationId);
@@ -137,6 +169,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           : sendJson(res, 413, gqlError('REQUEST_TOO_LARGE', err.message), headers);
       }
       const context: GatewayContext = { identity };
+      if (!rest && wantsEventStream(req)) return await eventStream(req, res, body, headers);
       if (rest) {
         const exec = executor(apollo, context);
         if (rest.name === 'getRun') return await getRunRest(exec, rest.id!, res, headers);
@@ -159,13 +192,38 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     }
   }
 
+  /** One SSE stream: a session of its own (expiry, revocation) counted against the tenant's connections. */
+  async function eventStream(req: IncomingMessage, res: ServerResponse, body: Buffer, headers: Record<string, string>): Promise<void> {
+    let session: Session;
+    try {
+      session = await Session.open(auth, { authorization: req.headers.authorization, apiKey: req.headers['x-api-key'] as string | undefined }, headers['x-correlation-id'], limits, () => {});
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err;
+      return sendJson(res, 401, gqlError(err.code, err.message), headers);
+    }
+    if (!tenants.tryAcquire(session.identity.tenantId)) {
+      session.close();
+      return sendJson(res, 429, gqlError('TOO_MANY_CONNECTIONS', 'too many connections for this tenant'), headers);
+    }
+    try {
+      await serveEventStream(req, res, body, session, operations, headers);
+    } finally {
+      session.close();
+      tenants.release(session.identity.tenantId);
+    }
+  }
+
   const server = createServer((req, res) => { void handle(req, res); });
+  const ws = attachWebSocketServer({ server, path: '/graphql', auth, operations, limits, tenants });
   const port = await listen(server, opts.port);
   return {
     url: `http://127.0.0.1:${port}`,
     server,
     keys,
+    subscriptions: () => ({ ...bridge.stats(), sockets: ws.connections, tenantConnections: tenants.total }),
     async stop() {
+      await ws.close();
+      await bridge.close();
       await closeServer(server);
       await apollo.stop();
       await keys.close();

@@ -16,6 +16,12 @@ export interface PlatformConfig {
   maxBodyBytes: number;
   /** Longest worst-case path through a flow (task timeout × attempts), in seconds; policy "flow-timeout". */
   flowMaxTotalTimeoutSeconds: number;
+  maxSubscriptionsPerConnection: number;
+  maxConnectionsPerTenant: number;
+  /** Events that may wait for one slow subscriber before it is disconnected (SUBSCRIBER_TOO_SLOW). */
+  subscriptionBufferEvents: number;
+  /** How often open subscriptions re-check their credentials (revoked API keys). */
+  subscriptionAuthRecheckMs: number;
 }
 
 function int(name: string, fallback: number): number {
@@ -42,6 +48,10 @@ export function loadConfig(): PlatformConfig {
     maxPayloadBytes: int('MAX_PAYLOAD_BYTES', 1024 * 1024),
     maxBodyBytes: int('MAX_BODY_BYTES', 5 * 1024 * 1024),
     flowMaxTotalTimeoutSeconds: int('FLOW_MAX_TOTAL_TIMEOUT_SECONDS', 24 * 3600),
+    maxSubscriptionsPerConnection: int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 100),
+    maxConnectionsPerTenant: int('MAX_CONNECTIONS_PER_TENANT', 1000),
+    subscriptionBufferEvents: int('SUBSCRIPTION_BUFFER_EVENTS', 1000),
+    subscriptionAuthRecheckMs: int('SUBSCRIPTION_AUTH_RECHECK_MS', 30_000),
   };
 }
 

@@ -20,10 +20,10 @@ export interface Platform {
 }
 
 /** Starts every subgraph and the gateway in this process, sharing one event bus. */
-export async function startPlatform(config: PlatformConfig = loadConfig(), gatewayPort = config.gatewayPort): Promise<Platform> {
+export async function startPlatform(config: PlatformConfig = loadConfig(), gatewayPort = config.gatewayPort, supergraphPath = SUPERGRAPH_PATH): Promise<Platform> {
   const bus = createBus(config, `platform-${process.pid}`);
   const subgraphs = [await startRecords(config, bus), await startAudit(config, bus), await startFlowRuns(config, bus)];
-  const gateway = await startGateway({ config, port: gatewayPort, supergraphPath: SUPERGRAPH_PATH });
+  const gateway = await startGateway({ config, port: gatewayPort, supergraphPath });
   return {
     gateway,
     bus,

@@ -24,9 +24,9 @@ export function testConfig(overrides: Partial<PlatformConfig> = {}): PlatformCon
   return { ...base, dataDir: REAL_DB ? base.dataDir : mkdtempSync(join(tmpdir(), 'platform-test-')), ...overrides };
 }
 
-export async function bootPlatform(overrides: Partial<PlatformConfig> = {}): Promise<{ platform: Platform; config: PlatformConfig; url: string }> {
+export async function bootPlatform(overrides: Partial<PlatformConfig> = {}, supergraphPath?: string): Promise<{ platform: Platform; config: PlatformConfig; url: string }> {
   const config = testConfig(overrides);
-  const platform = await startPlatform(config, 0);
+  const platform = await startPlatform(config, 0, supergraphPath);
   return { platform, config, url: platform.gateway.url };
 }
 
@@ -117,4 +117,30 @@ export async function registerFlow(url: string, token: string, name = `flow-${ra
   const r = await gql(url, bearer(token), REGISTER_FLOW, { input: { name, definition } });
   if (r.body.errors) throw new Error(JSON.stringify(r.body.errors));
   return r.body.data.registerFlow.id;
+}
+
+/** A graphql-ws client on the gateway (or a subgraph) that records how its socket closed. */
+export function wsClient(httpUrl: string, connectionParams: Record<string, unknown>) {
+  // Loaded lazily so suites that never open a socket do not pay for it.
+  const { createClient } = require('graphql-ws') as typeof import('graphql-ws');
+  const WebSocket = require('ws');
+  const closed: { code?: number; reason?: string } = {};
+  const client = createClient({
+    url: `${httpUrl.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, lazy: true, retryAttempts: 0, connectionParams,
+    on: { closed: (e: any) => { closed.code = e?.code; closed.reason = e?.reason?.toString(); } },
+  });
+  return { client, closed };
+}
+
+/** Subscribes and collects every result until `until` says stop (or the stream ends); resolves with all results. */
+export function collect(client: import('graphql-ws').Client, query: string, variables: Record<string, unknown> = {}, until: (results: any[]) => boolean = () => false) {
+  const results: any[] = [];
+  let finish!: (v: { results: any[]; error?: unknown }) => void;
+  const done = new Promise<{ results: any[]; error?: unknown }>((res) => { finish = res; });
+  const dispose = client.subscribe({ query, variables }, {
+    next: (r) => { results.push(r); if (until(results)) { dispose(); finish({ results }); } },
+    error: (error) => finish({ results, error }),
+    complete: () => finish({ results }),
+  });
+  return { results, done, dispose };
 }
