@@ -61,7 +61,7 @@ realOnly('two gateways × two flow-runs processes on one Kafka', () => {
     const flowId = await registerFlow(gw1, token);
     const created = await gql(gw1, bearer(token), CREATE_RUN, { input: { flowId, requestId: randomUUID() } });
     const runId = created.body.data.createRun.run.id;
-    const q = `subscription($runId: ID) { runStatusChanged(runId: $runId) { eventId status run { id flow { id } } } }`;
+    const q = `subscription($runId: ID) { runStatusChanged(runId: $runId, statuses: [QUEUED, RUNNING, SUCCEEDED]) { eventId status run { id flow { id } } } }`;
     const subscribers = [wsClient(gw1, { authorization: `Bearer ${token}` }), wsClient(gw1, { authorization: `Bearer ${token}` }), wsClient(gw2, { authorization: `Bearer ${token}` })];
     const streams = subscribers.map((s) => collect(s.client, q, { runId }));
     // Give both gateways time to open their upstream subscriptions before moving the run.

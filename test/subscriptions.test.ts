@@ -19,7 +19,9 @@ beforeAll(async () => {
 }, 120000);
 afterAll(async () => { await platform?.stop(); });
 
-const STATUS = `subscription($runId: ID, $since: String) { runStatusChanged(runId: $runId, since: $since) { eventId previousStatus status } }`;
+/** Creation (→ PENDING) may still be on its way when a test subscribes; the statuses filter keeps tests exact. */
+const STATUS = `subscription($runId: ID, $since: String, $statuses: [RunStatus!] = [QUEUED, RUNNING, SUCCEEDED, FAILED, TIMED_OUT, CANCELLING, CANCELLED]) {
+  runStatusChanged(runId: $runId, since: $since, statuses: $statuses) { eventId previousStatus status } }`;
 const orchestrator = (tenant: string) => mintJwt(config.jwtSecret, { tenant, sub: 'orch', scope: 'orchestrator', ttl: 600 });
 
 async function newRun(tenant: string) {
@@ -43,7 +45,7 @@ test('over WebSocket with an API key: every status change, with fields from thre
   await gql(url, bearer(token), INGEST, { batch: { batchId: 'sub', source: 'agent', records: [record('r1', { a: 1 }, { runId })] } });
   const { key } = await platform.gateway.keys.create(tenant, 'partner');
   const { client } = wsClient(url, { apiKey: key });
-  const q = `subscription($runId: ID) { runStatusChanged(runId: $runId) { eventId previousStatus status
+  const q = `subscription($runId: ID) { runStatusChanged(runId: $runId, statuses: [QUEUED, RUNNING, SUCCEEDED]) { eventId previousStatus status
     run { id status flow { name } records { edges { node { recordId } } } auditEvents { type } } } }`;
   const sub = collect(client, q, { runId }, (rs) => rs.length === 3);
   await subscribed(1);

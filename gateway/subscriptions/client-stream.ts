@@ -33,8 +33,14 @@ export class ClientStream implements AsyncIterableIterator<ExecutionResult> {
   /** Sends one last error result (when it can be queued) and then completes. */
   fail(error: GraphQLError): void {
     if (this.ending || this.done) return;
-    this.queue = this.queue.slice(0, this.maxQueued); // the final error may exceed the bound by one
-    this.push({ errors: [error] });
+    const last: ExecutionResult = { errors: [error] };
+    if (this.waiting) {
+      const resolve = this.waiting;
+      this.waiting = undefined;
+      resolve({ value: last, done: false });
+    } else {
+      this.queue.push(last); // the final error may exceed the bound by one
+    }
     this.ending = true;
     this.detach();
     if (this.waiting && this.queue.length === 0) this.finish();
