@@ -120,13 +120,13 @@ export async function registerFlow(url: string, token: string, name = `flow-${ra
 }
 
 /** A graphql-ws client on the gateway (or a subgraph) that records how its socket closed. */
-export function wsClient(httpUrl: string, connectionParams: Record<string, unknown>) {
+export function wsClient(httpUrl: string, connectionParams: Record<string, unknown>, lazy = true) {
   // Loaded lazily so suites that never open a socket do not pay for it.
   const { createClient } = require('graphql-ws') as typeof import('graphql-ws');
   const WebSocket = require('ws');
   const closed: { code?: number; reason?: string } = {};
   const client = createClient({
-    url: `${httpUrl.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, lazy: true, retryAttempts: 0, connectionParams,
+    url: `${httpUrl.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, lazy, retryAttempts: 0, connectionParams,
     on: { closed: (e: any) => { closed.code = e?.code; closed.reason = e?.reason?.toString(); } },
   });
   return { client, closed };

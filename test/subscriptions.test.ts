@@ -179,24 +179,25 @@ test('limits: subscriptions per connection and connections per tenant', async ()
   await subscribed(5);
   const sixth = await collect(client, STATUS).done;
   expect(JSON.stringify(sixth)).toMatch(/SUBSCRIPTION_LIMIT/);
-  subs.forEach((s) => s.dispose());
+  // The first connection stays open (a lazy client closes its socket when its last subscription ends).
   const others = [wsClient(url, { authorization: `Bearer ${token}` }), wsClient(url, { authorization: `Bearer ${token}` })];
   const held = others.map((o) => collect(o.client, STATUS));
-  await subscribed(2);
+  await subscribed(7);
   const fourth = wsClient(url, { authorization: `Bearer ${token}` });
   await collect(fourth.client, STATUS).done;
   expect(fourth.closed.code).toBe(4429);
   held.forEach((h) => h.dispose());
+  subs.forEach((s) => s.dispose());
   await Promise.all([client.dispose(), ...others.map((o) => o.client.dispose())]);
 });
 
 test('a JWT that expires and an API key that is revoked end their subscriptions with UNAUTHENTICATED', async () => {
   const tenant = newTenant();
-  const shortLived = await tokenFor(config, tenant, 'bob', 2);
-  const a = wsClient(url, { authorization: `Bearer ${shortLived}` });
+  const shortLived = await tokenFor(config, tenant, 'bob', 4);
+  const a = wsClient(url, { authorization: `Bearer ${shortLived}` }, false);
   const expiring = collect(a.client, STATUS);
   const { id, key } = await platform.gateway.keys.create(tenant, 'partner');
-  const b = wsClient(url, { apiKey: key });
+  const b = wsClient(url, { apiKey: key }, false);
   const revoked = collect(b.client, STATUS);
   await subscribed(2);
   await platform.gateway.keys.revoke(id);
@@ -222,16 +223,16 @@ test('a slow client gets a bounded buffer and is cut off with SUBSCRIBER_TOO_SLO
   socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: `subscription { runStatusChanged { status run { input } } }` } }));
   await subscribed(1);
   socket._socket.pause(); // stop reading: the gateway's writes back up
-  const blob = 'y'.repeat(400 * 1024);
-  for (let i = 0; i < 40; i++) await gql(url, bearer(token), CREATE_RUN, { input: { flowId, input: { blob, i } } });
+  const blob = 'y'.repeat(900 * 1024);
+  for (let i = 0; i < 30 && platform.gateway.subscriptions().clients > 0; i++) await gql(url, bearer(token), CREATE_RUN, { input: { flowId, input: { blob, i } } });
   await eventually(async () => (platform.gateway.subscriptions().clients === 0 ? true : undefined), 30000, 'slow client dropped');
   socket._socket.resume();
   await eventually(async () => (messages.some((m) => m.type === 'complete') ? true : undefined), 30000, 'complete');
   const errors = messages.filter((m) => m.type === 'next' && m.payload.errors).map((m) => m.payload.errors[0].extensions.code);
   expect(errors).toEqual(['SUBSCRIBER_TOO_SLOW']);
-  expect(messages.filter((m) => m.type === 'next').length).toBeLessThan(40);
+  expect(messages.filter((m) => m.type === 'next').length).toBeLessThan(30);
   socket.close();
-}, 60000);
+}, 120000);
 
 test('a supergraph reload ends subscriptions with a retryable SUPERGRAPH_RELOADED; new ones work', async () => {
   const tenant = newTenant();
