@@ -7,11 +7,21 @@ export interface BusMessage {
 
 export type Handler = (msg: BusMessage) => Promise<void>;
 
+export interface SubscribeOptions {
+  /** A new group starts at the beginning of the topic (default) or at its current end. */
+  fromBeginning?: boolean;
+  /** The group is deleted when unsubscribed (a per-process group, e.g. for live subscriptions). */
+  ephemeral?: boolean;
+}
+
 export interface EventBus {
   /** Resolves once every message is durably accepted, in order per key. */
   publish(messages: BusMessage[]): Promise<void>;
-  /** Delivers every message of the topic (from the beginning for a new group) at least once, in order per key. */
-  subscribe(topic: string, groupId: string, handler: Handler): Promise<() => Promise<void>>;
+  /**
+   * Delivers every message of the topic at least once, in order per key: for a new group from the beginning, or
+   * from the topic's end at the time of the call with `fromBeginning: false`. Resolves once the consumer has joined.
+   */
+  subscribe(topic: string, groupId: string, handler: Handler, options?: SubscribeOptions): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -33,11 +43,12 @@ export class MemoryBus implements EventBus {
     for (const g of this.groups.values()) g.wake();
   }
 
-  async subscribe(topic: string, groupId: string, handler: Handler): Promise<() => Promise<void>> {
+  async subscribe(topic: string, groupId: string, handler: Handler, options: SubscribeOptions = {}): Promise<() => Promise<void>> {
     const id = `${topic}\u0000${groupId}`;
     let stopped = false;
     let wake: () => void = () => {};
-    const state = this.groups.get(id) ?? { offset: 0, wake: () => wake() };
+    const start = options.fromBeginning === false ? (this.logs.get(topic)?.length ?? 0) : 0;
+    const state = this.groups.get(id) ?? { offset: start, wake: () => wake() };
     state.wake = () => wake();
     this.groups.set(id, state);
     const loop = (async () => {
@@ -56,7 +67,12 @@ export class MemoryBus implements EventBus {
         }
       }
     })();
-    return async () => { stopped = true; wake(); await loop; };
+    return async () => {
+      stopped = true;
+      wake();
+      await loop;
+      if (options.ephemeral) this.groups.delete(id);
+    };
   }
 
   async close(): Promise<void> {

@@ -76,8 +76,12 @@ export class KafkaBus implements EventBus {
     }
   }
 
-  async subscribe(topic: string, groupId: string, handler: Handler): Promise<() => Promise<void>> {
+  async subscribe(topic: string, groupId: string, handler: Handler, options: { fromBeginning?: boolean; ephemeral?: boolean } = {}): Promise<() => Promise<void>> {
+    const fromBeginning = options.fromBeginning ?? true;
     await this.ensureTopic(topic);
+    // kafkajs resolves "latest" only at the first fetch, after the join: seeking to the end as it was before joining
+    // leaves no moment in which a message is skipped.
+    const ends = fromBeginning ? [] : await this.endOffsets(topic);
     // A consumer that crashed while the broker was down rejoins as a new member, and the restarted coordinator
     // waits for the old member's session to expire before it assigns partitions: 10 s instead of the default 30 s.
     // kafkajs heartbeats between messages, so a handler must finish well within the session timeout.
@@ -86,8 +90,14 @@ export class KafkaBus implements EventBus {
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
     });
     await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    const joined = new Promise<void>((res) => consumer.on(consumer.events.GROUP_JOIN, () => res()));
+    await consumer.subscribe({ topic, fromBeginning });
+    let joinedOnce = false;
+    const joined = new Promise<void>((res) => consumer.on(consumer.events.GROUP_JOIN, () => {
+      // GROUP_JOIN fires before the first fetch; later joins (rebalances, restarts) keep the committed offsets.
+      if (!joinedOnce) for (const { partition, offset } of ends) consumer.seek({ topic, partition, offset });
+      joinedOnce = true;
+      res();
+    }));
     // A throwing handler makes kafkajs retry the same message: at-least-once, in order per partition.
     await consumer.run({
       eachMessage: async ({ message }) => {
@@ -95,11 +105,40 @@ export class KafkaBus implements EventBus {
       },
     });
     await joined;
+    if (options.ephemeral) {
+      // Wrapping the method (not the DISCONNECT event, which kafkajs also emits when it restarts a crashed consumer)
+      // deletes the group both on unsubscribe and in close().
+      const disconnect = consumer.disconnect;
+      consumer.disconnect = async () => { await disconnect(); await this.deleteGroup(groupId); };
+    }
     this.consumers.add(consumer);
     return async () => {
       this.consumers.delete(consumer);
       await consumer.disconnect();
     };
+  }
+
+  private async endOffsets(topic: string): Promise<{ partition: number; offset: string }[]> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      return (await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => ({ partition, offset: high }));
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Best effort: an ephemeral group left behind only costs the broker its (expiring) offsets. */
+  private async deleteGroup(groupId: string): Promise<void> {
+    const admin = this.kafka.admin({ retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 1000 } });
+    try {
+      await admin.connect();
+      await admin.deleteGroups([groupId]);
+    } catch (err) {
+      console.error(`[bus] could not delete consumer group ${groupId}:`, (err as Error).message);
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Migrations } from '../../platform/db';
+import { outboxMigration } from '../../platform/outbox';
 
 export const SCHEMA = 'audit';
 
@@ -23,4 +24,6 @@ export const migrations: Migrations = [
   create index event_tenant_seq on audit.event (tenant_id, seq);
   create index event_tenant_subject on audit.event (tenant_id, subject, seq);
   create index event_tenant_correlation on audit.event (tenant_id, correlation_id, seq);`,
+  // audit.chained: each stored event, for the subscriptions of every audit process
+  outboxMigration(SCHEMA),
 ];

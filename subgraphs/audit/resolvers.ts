@@ -1,12 +1,17 @@
-import { Arg, Ctx, Directive, Field, FieldResolver, ID, InputType, Int, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, ArgsType, Ctx, Directive, Field, FieldResolver, ID, InputType, Int, ObjectType, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
 import type { SubgraphContext } from '../../platform/subgraph-server';
 import type { Database } from '../../platform/db';
 import { page as pageOf } from '../../platform/pagination';
 import { listEvents } from './service';
+import type { LiveHub } from '../../platform/live-feed';
+import { subscribeAuditEvents, type StoredAuditEvent } from './event-stream';
 
 export interface AuditContext extends SubgraphContext {
   db: Database;
+  /** This process's live stored events, fed from `audit.chained`. */
+  events: LiveHub<StoredAuditEvent>;
+  maxBufferedEvents: number;
 }
 
 @ObjectType('AuditEvent', { description: 'A CloudEvents 1.0 audit event, chained per tenant with SHA-256' })
@@ -99,5 +104,30 @@ export class RunAuditResolver {
   @FieldResolver(() => [AuditEventType], { description: 'Audit events whose subject is this run (created, status changes, cancel, retry, policy)' })
   async auditEvents(@Root() run: RunReference, @Ctx() ctx: AuditContext): Promise<AuditEventType[]> {
     return (await page(ctx, { subject: run.id }, 1000, null)).edges.map((e) => e.node);
+  }
+}
+
+@InputType()
+class AuditEventStreamFilter {
+  @Field(() => [String], { nullable: true, description: 'any of these types' }) types?: string[] | null;
+  @Field(() => String, { nullable: true }) subject?: string | null;
+  @Field(() => String, { nullable: true }) correlationId?: string | null;
+}
+
+@ArgsType()
+class AuditEventsStreamArgs {
+  @Field(() => AuditEventStreamFilter, { nullable: true }) filter?: AuditEventStreamFilter | null;
+  @Field(() => String, { nullable: true, description: 'the id of the last event seen: every later one is replayed first' }) since?: string | null;
+}
+
+@Resolver()
+export class AuditStreamResolver {
+  @Subscription(() => AuditEventType, {
+    name: 'auditEvents',
+    description: 'Audit events of the caller\'s tenant as they are stored (chained)',
+    subscribe: ({ args, context }: SubscribeResolverData<unknown, AuditEventsStreamArgs, AuditContext>) => subscribeAuditEvents(context, context.identity, args),
+  })
+  auditEventStream(@Root() event: StoredAuditEvent, @Args(() => AuditEventsStreamArgs) _args: AuditEventsStreamArgs /* read by `subscribe` */): AuditEventType {
+    return event as AuditEventType;
   }
 }

@@ -6,6 +6,8 @@ import { checkPageSize, decodeCursor } from '../../platform/pagination';
 import { AuditEventRow } from './entities';
 import { chainHash } from './chain';
 import { SCHEMA } from './migrations';
+import { enqueue } from '../../platform/outbox';
+import { chainedMessage } from './event-stream';
 
 function parseEnvelope(value: string): AuditEnvelope | null {
   try {
@@ -33,11 +35,16 @@ export async function storeEvent(em: EntityManager, value: string): Promise<'sto
     if (seen.length > 0) return 'duplicate';
     const last = await knex.withSchema(SCHEMA).table('event').select('hash').where({ tenant_id: e.tenantId }).orderBy('seq', 'desc').limit(1).transacting(trx);
     const prevHash: string | null = last[0]?.hash ?? null;
-    await knex.withSchema(SCHEMA).table('event').insert({
+    const row = {
       id: e.id, tenant_id: e.tenantId, source: e.source, type: e.type, specversion: e.specversion, time: new Date(e.time),
       subject: e.subject, actor: e.actor ?? '', correlation_id: e.correlationId ?? '', action: e.action ?? '',
       data: JSON.stringify(e.data ?? null), prev_hash: prevHash, hash: chainHash(prevHash, e),
-    }).transacting(trx);
+    };
+    const [{ seq }] = await knex.withSchema(SCHEMA).table('event').insert(row).returning(['seq']).transacting(trx);
+    await enqueue(tx, SCHEMA, [chainedMessage({
+      id: row.id, seq: String(seq), tenantId: row.tenant_id, source: row.source, type: row.type, specversion: row.specversion, time: row.time,
+      subject: row.subject, actor: row.actor, correlationId: row.correlation_id, action: row.action, data: e.data ?? null, prevHash, hash: row.hash,
+    })]);
     return 'stored';
   });
 }

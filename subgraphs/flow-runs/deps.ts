@@ -6,7 +6,9 @@ import { auditEnvelope, auditMessage } from '../../platform/audit-envelope';
 import { codedError } from '../../platform/errors';
 import { enqueue } from '../../platform/outbox';
 import type { PolicyLimits } from './policies/types';
+import type { LiveHub } from '../../platform/live-feed';
 import type { RunStatusCache } from './status-cache';
+import type { RunStatusEvent } from './run-events';
 import { SCHEMA } from './migrations';
 
 /** What every flow-runs service function needs; built once in server.ts. */
@@ -17,6 +19,10 @@ export interface FlowRunsDeps {
   /** Key that seals webhook secrets at rest. */
   secretKey: string;
   maxInputBytes: number;
+  /** This process's live status changes, fed from `flow_runs.status_changed`. */
+  runEvents: LiveHub<RunStatusEvent>;
+  /** Live events that may wait for one subscriber before it is ended with SUBSCRIBER_TOO_SLOW. */
+  maxBufferedEvents: number;
 }
 
 const AUDIT_SOURCE = '/subgraphs/flow-runs';

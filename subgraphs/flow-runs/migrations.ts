@@ -64,6 +64,7 @@ export const migrations: Migrations = [
   create table flow_runs.run_transition (
     id bigserial primary key,
     run_id uuid not null references flow_runs.run (id),
+    tenant_id text not null,
     from_status text,
     to_status text not null,
     at timestamptz not null default now(),
@@ -72,6 +73,8 @@ export const migrations: Migrations = [
     report_id text
   );
   create index run_transition_by_run on flow_runs.run_transition (run_id, id);
+  -- Subscriptions read a tenant's transitions in id order (replay after since, and the latest id when subscribing).
+  create index run_transition_tenant on flow_runs.run_transition (tenant_id, id);
   create table flow_runs.status_report (
     run_id uuid not null references flow_runs.run (id),
     report_id text not null,

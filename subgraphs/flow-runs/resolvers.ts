@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
 import type { SubgraphContext } from '../../platform/subgraph-server';
 import { page } from '../../platform/pagination';
@@ -6,10 +6,11 @@ import type { FlowRunsDeps } from './deps';
 import { deprecateFlow, getFlow, getVersion, listFlows, listVersions, publishFlowVersion, registerFlow } from './registry';
 import { applyStatusReport, cancelRun, createRun, retryRun } from './runs';
 import { getRun, getRunDefinition, listRuns, runHistory, type RunView } from './run-store';
+import { subscribeRunStatus, type RunStatusEvent } from './run-events';
 import { createWebhook, deleteWebhook, deliverWebhook, getWebhook, listWebhooks, rotateWebhookSecret, updateWebhook } from './webhooks';
 import {
   CreateRunInput, CreateRunResult, CreateWebhookInput, FlowConnection, FlowFilter, FlowType, FlowVersionType, PublishFlowVersionInput,
-  RegisterFlowInput, RunConnection, RunFilterInput, RunOrderEnum, RunStatusReportInput, RunTransitionType, RunType, UpdateWebhookInput,
+  RegisterFlowInput, RunConnection, RunFilterInput, RunOrderEnum, RunStatusChangedArgs, RunStatusEventType, RunStatusReportInput, RunTransitionType, RunType, UpdateWebhookInput,
   WebhookDeliveryInput, WebhookType, WebhookWithSecret,
 } from './types';
 
@@ -178,5 +179,25 @@ export class WebhookResolver {
   @Mutation(() => CreateRunResult, { description: 'Internal: the gateway hands POST /v1/webhooks/{id} deliveries here; callers get FORBIDDEN' })
   async deliverWebhook(@Arg('input', () => WebhookDeliveryInput) input: WebhookDeliveryInput, @Ctx() ctx: FlowRunsContext): Promise<CreateRunResult> {
     return runResult(await deliverWebhook(ctx.deps, ctx.identity, input));
+  }
+}
+
+@Resolver(() => RunStatusEventType)
+export class RunStatusEventResolver {
+  @Subscription(() => RunStatusEventType, {
+    description: 'Status changes of the caller\'s runs, creation included',
+    subscribe: ({ args, context }: SubscribeResolverData<unknown, RunStatusChangedArgs, FlowRunsContext>) => subscribeRunStatus(context.deps, context.identity, args),
+  })
+  runStatusChanged(
+    @Root() event: RunStatusEvent,
+    @Args(() => RunStatusChangedArgs) _args: RunStatusChangedArgs, // read by `subscribe` above
+  ): RunStatusEventType {
+    return event as unknown as RunStatusEventType;
+  }
+
+  @FieldResolver(() => RunType, { nullable: true, description: 'the run as it is now' })
+  async run(@Root() event: RunStatusEventType, @Ctx() ctx: FlowRunsContext): Promise<RunType | null> {
+    const run = await getRun(ctx.deps, ctx.identity, event.runId);
+    return run ? asRun(run) : null;
   }
 }

@@ -7,6 +7,8 @@ import { isRunStatus, REPORTABLE, type RunStatus } from './state-machine';
 
 export const RUNS_TOPIC = 'flow_runs';
 export const STATUS_TOPIC = 'flow_runs.status';
+/** Every committed status change, for the subgraph's own subscriptions (each process reads it with its own group). */
+export const STATUS_CHANGED_TOPIC = 'flow_runs.status_changed';
 
 export interface RunRequestedV1 {
   schema: 'flow_runs.run_requested/v1';
@@ -67,4 +69,32 @@ export function parseStatusReport(value: string): StatusReport | { invalid: stri
     reportId: m.reportId as string, runId: m.runId as string, tenantId: m.tenantId as string, status: m.status,
     output: m.output, error: m.error, taskId: m.taskId as string | undefined, taskOutput: m.taskOutput,
   };
+}
+
+export interface StatusChangedV1 {
+  schema: 'flow_runs.status_changed/v1';
+  /** The run_transition id: commit-ordered within a tenant. */
+  eventId: string;
+  tenantId: string;
+  runId: string;
+  flowId: string;
+  from: RunStatus | null;
+  to: RunStatus;
+  at: string;
+}
+
+/** Keyed by run id, so one run's changes stay in order. */
+export function statusChangedMessage(value: Omit<StatusChangedV1, 'schema'>): BusMessage {
+  return { topic: STATUS_CHANGED_TOPIC, key: value.runId, value: JSON.stringify({ schema: 'flow_runs.status_changed/v1', ...value }) };
+}
+
+export function parseStatusChanged(value: string): StatusChangedV1 | null {
+  try {
+    const m = JSON.parse(value);
+    const ok = m?.schema === 'flow_runs.status_changed/v1' && /^\d+$/.test(m.eventId) && isRunStatus(m.to) && (m.from === null || isRunStatus(m.from))
+      && [m.tenantId, m.runId, m.flowId, m.at].every((f) => typeof f === 'string' && f.length > 0);
+    return ok ? m : null;
+  } catch {
+    return null;
+  }
 }

@@ -6,7 +6,7 @@ import { validateDefinition, type FlowDefinition } from './flow-definition';
 import { admitDefinition, getFlow, getVersion } from './registry';
 import { assertUser, audit, isUuid, notFound, sql, type FlowRunsDeps } from './deps';
 import { assertTransition, CANCELLABLE, illegalTransition, RETRYABLE, TERMINAL, type RunStatus } from './state-machine';
-import { runMessage, type StatusReport } from './run-messages';
+import { runMessage, statusChangedMessage, type StatusReport } from './run-messages';
 import { cacheCommitted, markTransitionPending, runFromSql, type RunView } from './run-store';
 
 export interface CreateRunInput {
@@ -65,7 +65,7 @@ export async function createRun(deps: FlowRunsDeps, identity: Identity, input: C
       [id, identity.tenantId, flow.id, version?.version ?? 'inline', JSON.stringify(definition), overridden, identity.subject, inputJson, identity.correlationId, input.requestId ?? null]);
     if (rows.length === 0) return null; // a concurrent request with the same requestId won
     const run = runFromSql(rows[0]);
-    await q.table('run_transition').insert({ run_id: run.id, from_status: null, to_status: 'PENDING', actor: identity.subject, reason: 'created' });
+    await recordTransition(q, run, { from: null, to: 'PENDING', actor: identity.subject, reason: 'created' });
     await q.enqueue([
       requestedMessage(run, definition, identity.subject),
       audit(identity, 'RUN_CREATED', run.id, { runId: run.id, flowId: flow.id, flowVersion: run.flowVersion, definitionOverridden: overridden, requestId: run.requestId }),
@@ -84,6 +84,28 @@ interface TransitionOptions {
   error?: unknown;
 }
 
+interface TransitionRecord {
+  from: string | null;
+  to: RunStatus;
+  actor: string;
+  reason?: string | null;
+  reportId?: string | null;
+}
+
+/**
+ * Appends a row to the run's history and announces it on `flow_runs.status_changed`. The tenant's lock, taken before
+ * the row gets its id and held until commit, makes transition ids commit-ordered per tenant: what lets a subscription
+ * resume from an event id with no gap (platform/live-feed.ts).
+ */
+async function recordTransition(q: Sql, run: RunView, t: TransitionRecord): Promise<void> {
+  await q.raw(`select pg_advisory_xact_lock(hashtext(?))`, [`run-events:${run.tenantId}`]);
+  const [row] = await q.raw<{ id: string; at: Date }>(`insert into flow_runs.run_transition (run_id, tenant_id, from_status, to_status, actor, reason, report_id)
+    values (?, ?, ?, ?, ?, ?, ?) returning id, at`, [run.id, run.tenantId, t.from, t.to, t.actor, t.reason ?? null, t.reportId ?? null]);
+  await q.enqueue([statusChangedMessage({
+    eventId: String(row.id), tenantId: run.tenantId, runId: run.id, flowId: run.flowId, from: t.from as RunStatus | null, to: t.to, at: new Date(row.at).toISOString(),
+  })]);
+}
+
 /** Moves a locked run to `to`, records the history row and audit event; the caller's transaction commits all. */
 async function transition(deps: FlowRunsDeps, q: Sql, run: RunView, to: RunStatus, actor: Identity, opts: TransitionOptions = {}): Promise<RunView> {
   assertTransition(run.status, to);
@@ -99,7 +121,7 @@ async function transition(deps: FlowRunsDeps, q: Sql, run: RunView, to: RunStatu
     retry, to, TERMINAL.includes(to), run.id,
   ]);
   const next = runFromSql(row);
-  await q.table('run_transition').insert({ run_id: run.id, from_status: run.status, to_status: to, actor: actor.subject, reason: opts.reason ?? null, report_id: opts.reportId ?? null });
+  await recordTransition(q, run, { from: run.status, to, actor: actor.subject, reason: opts.reason ?? null, reportId: opts.reportId ?? null });
   await q.enqueue([audit(actor, 'RUN_STATUS_CHANGED', run.id, { runId: run.id, from: run.status, to, attempt: next.attempts, reportId: opts.reportId ?? null, reason: opts.reason ?? null }, run.correlationId)]);
   return next;
 }

@@ -7,21 +7,23 @@ import { openDatabase } from '../../platform/db';
 import type { EventBus } from '../../platform/event-bus';
 import type { Identity } from '../../platform/identity';
 import { OutboxRelay } from '../../platform/outbox';
+import { startLiveFeed } from '../../platform/live-feed';
 import { buildFederatedSchema, serveSubgraph } from '../../platform/subgraph-server';
 import { ENTITIES } from './entities';
 import { migrations, SCHEMA } from './migrations';
 import { DEFAULT_POLICY_LIMITS } from './policies';
 import { createStatusCache } from './status-cache';
-import { parseStatusReport, STATUS_TOPIC } from './run-messages';
+import { parseStatusReport, STATUS_CHANGED_TOPIC, STATUS_TOPIC } from './run-messages';
+import { liveRunStatusEvent } from './run-events';
 import { applyStatusReport, ORCHESTRATOR_SCOPE } from './runs';
 import { getRun } from './run-store';
 import { getFlow } from './registry';
 import type { FlowRunsDeps } from './deps';
-import { FlowResolver, FlowVersionResolver, RunResolver, WebhookResolver, type FlowRunsContext } from './resolvers';
+import { FlowResolver, FlowVersionResolver, RunResolver, RunStatusEventResolver, WebhookResolver, type FlowRunsContext } from './resolvers';
 
 export const definition = {
   name: 'flow-runs',
-  resolvers: [FlowResolver, FlowVersionResolver, RunResolver, WebhookResolver] as [typeof FlowResolver, typeof FlowVersionResolver, typeof RunResolver, typeof WebhookResolver],
+  resolvers: [FlowResolver, FlowVersionResolver, RunResolver, RunStatusEventResolver, WebhookResolver] as [typeof FlowResolver, ...Function[]],
   federationImports: ['@key', '@shareable'],
   referenceResolvers: {
     Run: { __resolveReference: (ref: { id: string }, ctx: FlowRunsContext) => getRun(ctx.deps, ctx.identity, ref.id) },
@@ -51,8 +53,11 @@ async function consumeStatus(deps: FlowRunsDeps, value: string): Promise<void> {
 export async function startFlowRuns(config: PlatformConfig, bus: EventBus) {
   const db = await openDatabase({ schema: SCHEMA, entities: ENTITIES, migrations, databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const cache = createStatusCache(config.redisUrl);
+  // Joined before the server accepts subscriptions, so none misses an event committed after it subscribed.
+  const live = await startLiveFeed(bus, STATUS_CHANGED_TOPIC, 'flow-runs', liveRunStatusEvent);
   const deps: FlowRunsDeps = {
     db, cache, secretKey: config.secretsKey, maxInputBytes: config.maxPayloadBytes,
+    runEvents: live.hub, maxBufferedEvents: config.subscriptionBufferEvents,
     policyLimits: { ...DEFAULT_POLICY_LIMITS, maxTotalTimeoutSeconds: config.flowMaxTotalTimeoutSeconds },
   };
   const relay = new OutboxRelay(db, SCHEMA, bus);
@@ -68,6 +73,7 @@ export async function startFlowRuns(config: PlatformConfig, bus: EventBus) {
     name: 'flow-runs', url: http.url, db, deps, relay,
     async stop() {
       await http.stop();
+      await live.stop();
       await unsubscribe();
       await relay.stop();
       await cache.close();

@@ -1,4 +1,4 @@
-import { Directive, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { ArgsType, Directive, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
 import { RUN_STATUSES } from './state-machine';
 
@@ -167,4 +167,21 @@ export class WebhookDeliveryInput {
   @Field(() => String, { nullable: true }) timestamp?: string | null;
   @Field(() => String, { nullable: true }) signature?: string | null;
   @Field() bodyBase64!: string;
+}
+
+@ObjectType('RunStatusEvent', { description: 'A committed status change of a run (creation included: previousStatus null → PENDING)' })
+export class RunStatusEventType {
+  @Field(() => ID, { description: 'the history entry\'s id, increasing in commit order per tenant: pass it as `since` to resume after it' }) eventId!: string;
+  @Field(() => ID) runId!: string;
+  @Field(() => RunStatusEnum, { nullable: true, description: 'null when the run was created' }) previousStatus?: string | null;
+  @Field(() => RunStatusEnum) status!: string;
+  @Field() at!: Date;
+}
+
+@ArgsType()
+export class RunStatusChangedArgs {
+  @Field(() => ID, { nullable: true }) runId?: string | null;
+  @Field(() => ID, { nullable: true }) flowId?: string | null;
+  @Field(() => [RunStatusEnum], { nullable: true, description: 'only changes to one of these statuses' }) statuses?: RunStatusEnum[] | null;
+  @Field(() => String, { nullable: true, description: 'the eventId of the last event seen: every later one is replayed first' }) since?: string | null;
 }
