@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Producer, type Consumer } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel, type Producer, type Consumer } from 'kafkajs';
 import type { BusMessage, EventBus, Handler } from './event-bus';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
@@ -12,6 +12,32 @@ process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const PRODUCER_RETRY = { retries: 2, initialRetryTime: 100, maxRetryTime: 500 };
 const CLIENT_RETRY = { retries: 25, initialRetryTime: 200, maxRetryTime: 2000 };
 const TIMEOUTS = { connectionTimeout: 3000, requestTimeout: 10000 };
+
+/**
+ * Kafka's default 1 MB message limit is below what the platform may carry (a 1 MiB run input plus its definition
+ * and envelope): a rejected message would stall its outbox for good. Topics allow 16 MiB per record batch, and a
+ * publish is sent in chunks of at most 4 MiB so several large messages never share one batch over the limit.
+ */
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+const MAX_SEND_BYTES = 4 * 1024 * 1024;
+
+function chunksBySize(messages: BusMessage[]): BusMessage[][] {
+  const chunks: BusMessage[][] = [];
+  let current: BusMessage[] = [];
+  let size = 0;
+  for (const m of messages) {
+    const bytes = Buffer.byteLength(m.value) + Buffer.byteLength(m.key) + 64;
+    if (current.length > 0 && size + bytes > MAX_SEND_BYTES) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(m);
+    size += bytes;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
 
 export class KafkaBus implements EventBus {
   private kafka: Kafka;
@@ -30,7 +56,10 @@ export class KafkaBus implements EventBus {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+      const configEntries = [{ name: 'max.message.bytes', value: String(MAX_MESSAGE_BYTES) }];
+      const created = await admin.createTopics({ topics: [{ topic, numPartitions: 3, configEntries }], waitForLeaders: true });
+      // A topic made elsewhere (or before this limit existed) gets it too. Our topics set no other overrides.
+      if (!created) await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configEntries }] });
     } finally {
       await admin.disconnect();
     }
@@ -61,12 +90,13 @@ export class KafkaBus implements EventBus {
     const pending = this.connectProducer();
     try {
       const producer = await pending;
-      const byTopic = new Map<string, { key: string; value: string }[]>();
-      for (const m of messages) {
-        await this.ensureTopic(m.topic);
-        byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), { key: m.key, value: m.value }]);
+      for (const m of messages) await this.ensureTopic(m.topic);
+      // Chunks go one after another, so order per key holds across them.
+      for (const chunk of chunksBySize(messages)) {
+        const byTopic = new Map<string, { key: string; value: string }[]>();
+        for (const m of chunk) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), { key: m.key, value: m.value }]);
+        await producer.sendBatch({ acks: -1, timeout: 5000, topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })) });
       }
-      await producer.sendBatch({ acks: -1, timeout: 5000, topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })) });
     } catch (err) {
       if (this.producer === pending) {
         this.producer = undefined;

@@ -215,3 +215,16 @@ test('status cache: a read after a committed transition never returns the old st
   expect(runIds.every((id) => seen.filter((v) => v.runId === id).length >= 1)).toBe(true);
 }, 180000);
 if (!REAL_KAFKA || !REAL_DB) console.warn('runs.test: DATABASE_URL/KAFKA_BROKERS not set; the Kafka restart test is skipped');
+
+test('a run whose input is near the size limit goes out on flow_runs and does not hold up the runs after it', async () => {
+  const tenant = newTenant();
+  const token = await tokenFor(config, tenant);
+  const flowId = await registerFlow(url, token);
+  const big = await gql(url, bearer(token), CREATE_RUN, { input: { flowId, input: { blob: 'z'.repeat(config.maxPayloadBytes - 100) } } });
+  const tooBig = await gql(url, bearer(token), CREATE_RUN, { input: { flowId, input: { blob: 'z'.repeat(config.maxPayloadBytes) } } });
+  expect(tooBig.body.errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+  const small = await gql(url, bearer(token), CREATE_RUN, { input: { flowId, input: { n: 1 } } });
+  const ids = [big.body.data.createRun.run.id, small.body.data.createRun.run.id];
+  const seen = await collectTopic(platform, 'flow_runs', (vs) => ids.every((id) => vs.some((v) => v.runId === id)), 60000);
+  expect(seen.find((v) => v.runId === ids[0]).input.blob).toHaveLength(config.maxPayloadBytes - 100);
+}, 90000);
