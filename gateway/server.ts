@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, watchFile, unwatchFile } from 'node:fs';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
+import type { GraphQLFormattedError } from 'graphql';
 import { SUBGRAPHS, subgraphUrl, type PlatformConfig, type SubgraphName } from '../platform/config';
 import { BodyTooLargeError, closeServer, listen, readBody, runApollo, sendJson } from '../platform/http';
 import { Authenticator, AuthError } from './auth';
@@ -48,6 +49,14 @@ function matchRest(path: string): RestRoute | null {
   const m = /^\/v1\/(runs|webhooks)\/([\w-]{1,100})$/.exec(path);
   if (m) return m[1] === 'runs' ? { name: 'getRun', method: 'GET', id: m[2] } : { name: 'webhook', method: 'POST', id: m[2] };
   return null;
+}
+
+/** "request to http://10.0.0.7:4002/graphql failed, reason: …" names internal addresses: say which subgraph instead. */
+function maskSubgraphFailure(formatted: GraphQLFormattedError, subgraphs: Map<string, { url: string }>): GraphQLFormattedError {
+  const failed = /^request to (\S+) failed/.exec(formatted.message)?.[1];
+  if (!failed) return formatted;
+  const service = [...subgraphs].find(([, s]) => s.url === failed)?.[0] ?? 'a';
+  return { ...formatted, message: `the ${service} subgraph is unavailable`, extensions: { ...formatted.extensions, code: 'SUBGRAPH_UNAVAILABLE', service, retryable: true } };
 }
 
 const gqlError = (code: string, message: string) => ({ errors: [{ message, extensions: { code } }] });
@@ -102,6 +111,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   const apollo = new ApolloServer<GatewayContext>({
     gateway, includeStacktraceInErrorResponses: false, stopOnTerminationSignals: false, plugins: [subscriptionsNeedAStream()],
+    formatError: (formatted) => maskSubgraphFailure(formatted, subgraphs),
   });
   await apollo.start();
   const limits: SessionLimits = {

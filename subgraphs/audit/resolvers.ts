@@ -93,7 +93,7 @@ export class AuditResolver {
 
 @Resolver(() => RecordReference)
 export class RecordAuditResolver {
-  @FieldResolver(() => [AuditEventType], { description: 'Audit events whose subject is this record' })
+  @FieldResolver(() => [AuditEventType], { nullable: true, description: 'Audit events whose subject is this record (null while the audit subgraph is unavailable)' })
   async auditEvents(@Root() record: RecordReference, @Ctx() ctx: AuditContext): Promise<AuditEventType[]> {
     return (await page(ctx, { subject: record.id }, 1000, null)).edges.map((e) => e.node);
   }
@@ -101,7 +101,7 @@ export class RecordAuditResolver {
 
 @Resolver(() => RunReference)
 export class RunAuditResolver {
-  @FieldResolver(() => [AuditEventType], { description: 'Audit events whose subject is this run (created, status changes, cancel, retry, policy)' })
+  @FieldResolver(() => [AuditEventType], { nullable: true, description: 'Audit events whose subject is this run (created, status changes, cancel, retry, policy)' })
   async auditEvents(@Root() run: RunReference, @Ctx() ctx: AuditContext): Promise<AuditEventType[]> {
     return (await page(ctx, { subject: run.id }, 1000, null)).edges.map((e) => e.node);
   }

@@ -157,7 +157,7 @@ export class RecordsResolver {
 
 @Resolver(() => RunReference)
 export class RunRecordsResolver {
-  @FieldResolver(() => RecordConnection, { description: 'records that producers sent with this run\'s id' })
+  @FieldResolver(() => RecordConnection, { nullable: true, description: 'records that producers sent with this run\'s id (null while the records subgraph is unavailable)' })
   async records(
     @Root() run: RunReference,
     @Arg('first', () => Int, { defaultValue: 50 }) first: number,
