@@ -1,25 +1,26 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { CREATE_RUN, REAL_DB, REAL_KAFKA, REPORT, bearer, collect, eventually, gql, newTenant, registerFlow, wsClient } from './harness';
+import { CREATE_RUN, INGEST, REAL_DB, REAL_KAFKA, REPORT, bearer, collect, eventually, gql, newTenant, record, registerFlow, wsClient } from './harness';
+import { PostgresApiKeyStore } from '../gateway/api-keys';
 import { mintJwt } from '../scripts/cli';
 import { loadConfig } from '../platform/config';
 
 /**
- * Two gateways and two flow-runs processes (plus records and audit) against one Kafka and one Postgres, each its own
- * OS process as in production: a run created through gateway 1 and moved through flow-runs instance 2 reaches the
- * subscribers of both gateways, every event exactly once, in order.
+ * Two instances of every process — gateway, records, audit, flow-runs — against one Kafka and one Postgres, each its
+ * own OS process as in production. Gateway n talks to the subgraph instances n. A run created through gateway 1 and
+ * moved through flow-runs instance 2 reaches the subscribers of both gateways, every event exactly once, in order.
  */
 const realOnly = REAL_DB && REAL_KAFKA ? describe : describe.skip;
 if (!REAL_DB || !REAL_KAFKA) console.warn('subscriptions-multi.test: needs DATABASE_URL and KAFKA_BROKERS (several processes share them); skipped');
 
-const PORTS = { records: 4911, audit: 4912, runs1: 4913, runs2: 4914, gw1: 4915, gw2: 4916 };
+const PORTS = { records1: 4911, audit1: 4912, runs1: 4913, records2: 4921, audit2: 4922, runs2: 4923, gw1: 4915, gw2: 4925 };
 const children: ChildProcess[] = [];
 const config = loadConfig();
 
 function serve(component: string, env: Record<string, string>): void {
   const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'scripts', 'serve.js'), component], {
-    env: { ...process.env, LOG_REQUESTS: '0', RECORDS_URL: `http://127.0.0.1:${PORTS.records}/graphql`, AUDIT_URL: `http://127.0.0.1:${PORTS.audit}/graphql`, ...env },
+    env: { ...process.env, LOG_REQUESTS: '0', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   children.push(child);
@@ -35,15 +36,29 @@ async function healthy(port: number, path = '/health'): Promise<void> {
   }, 90000, `:${port}${path}`);
 }
 
-realOnly('two gateways × two flow-runs processes on one Kafka', () => {
+/** The gateways share the Postgres key store, so a key made here works on both. */
+async function createKey(tenant: string, source: string): Promise<string> {
+  const store = new PostgresApiKeyStore(process.env.DATABASE_URL!);
+  try {
+    return (await store.create(tenant, source)).key;
+  } finally {
+    await store.close();
+  }
+}
+
+realOnly('two instances of every process on one Kafka', () => {
   beforeAll(async () => {
-    serve('records', { RECORDS_PORT: String(PORTS.records) });
-    serve('audit', { AUDIT_PORT: String(PORTS.audit) });
-    serve('flow-runs', { FLOW_RUNS_PORT: String(PORTS.runs1) });
-    serve('flow-runs', { FLOW_RUNS_PORT: String(PORTS.runs2) });
-    for (const p of [PORTS.records, PORTS.audit, PORTS.runs1, PORTS.runs2]) await healthy(p);
-    serve('gateway', { GATEWAY_PORT: String(PORTS.gw1), FLOW_RUNS_URL: `http://127.0.0.1:${PORTS.runs1}/graphql` });
-    serve('gateway', { GATEWAY_PORT: String(PORTS.gw2), FLOW_RUNS_URL: `http://127.0.0.1:${PORTS.runs2}/graphql` });
+    const instances = [[PORTS.records1, PORTS.audit1, PORTS.runs1, PORTS.gw1], [PORTS.records2, PORTS.audit2, PORTS.runs2, PORTS.gw2]];
+    for (const [records, audit, runs] of instances) {
+      serve('records', { RECORDS_PORT: String(records) });
+      serve('audit', { AUDIT_PORT: String(audit) });
+      serve('flow-runs', { FLOW_RUNS_PORT: String(runs) });
+    }
+    for (const [records, audit, runs] of instances) for (const p of [records, audit, runs]) await healthy(p);
+    for (const [records, audit, runs, gateway] of instances) {
+      const url = (port: number) => `http://127.0.0.1:${port}/graphql`;
+      serve('gateway', { GATEWAY_PORT: String(gateway), RECORDS_URL: url(records), AUDIT_URL: url(audit), FLOW_RUNS_URL: url(runs) });
+    }
     await healthy(PORTS.gw1, '/ready');
     await healthy(PORTS.gw2, '/ready');
   }, 180000);
@@ -52,7 +67,7 @@ realOnly('two gateways × two flow-runs processes on one Kafka', () => {
     await Promise.all(children.map((c) => new Promise((res) => { c.once('exit', res); c.kill('SIGTERM'); setTimeout(() => c.kill('SIGKILL'), 15000).unref(); })));
   }, 30000);
 
-  test('every subscriber on both gateways sees each status change once, in order', async () => {
+  test('every subscriber on both gateways sees each status change once, in order, with fields from three subgraphs; another tenant sees none', async () => {
     const gw1 = `http://127.0.0.1:${PORTS.gw1}`;
     const gw2 = `http://127.0.0.1:${PORTS.gw2}`;
     const tenant = newTenant();
@@ -61,9 +76,15 @@ realOnly('two gateways × two flow-runs processes on one Kafka', () => {
     const flowId = await registerFlow(gw1, token);
     const created = await gql(gw1, bearer(token), CREATE_RUN, { input: { flowId, requestId: randomUUID() } });
     const runId = created.body.data.createRun.run.id;
-    const q = `subscription($runId: ID) { runStatusChanged(runId: $runId, statuses: [QUEUED, RUNNING, SUCCEEDED]) { eventId status run { id flow { id } } } }`;
-    const subscribers = [wsClient(gw1, { authorization: `Bearer ${token}` }), wsClient(gw1, { authorization: `Bearer ${token}` }), wsClient(gw2, { authorization: `Bearer ${token}` })];
+    const ingest = await gql(gw2, bearer(token), INGEST, { batch: { batchId: `m-${runId}`, source: 'partner', records: [record('m1', { a: 1 }, { runId })] } });
+    expect(ingest.body.data.ingestRecords.processed).toBe(1);
+    const apiKey = await createKey(tenant, 'partner');
+    const q = `subscription($runId: ID, $since: String) { runStatusChanged(runId: $runId, since: $since, statuses: [QUEUED, RUNNING, SUCCEEDED]) {
+      eventId status run { id flow { id } records { edges { node { recordId } } } auditEvents { type } } } }`;
+    const subscribers = [wsClient(gw1, { apiKey }), wsClient(gw1, { authorization: `Bearer ${token}` }), wsClient(gw2, { apiKey })];
     const streams = subscribers.map((s) => collect(s.client, q, { runId }));
+    const intruder = wsClient(gw2, { authorization: `Bearer ${await mintJwt(config.jwtSecret, { tenant: newTenant(), sub: 'eve' })}` });
+    const spying = collect(intruder.client, q, { runId });
     // Give both gateways time to open their upstream subscriptions before moving the run.
     await new Promise((r) => setTimeout(r, 1500));
     for (const [i, status] of ['QUEUED', 'RUNNING', 'SUCCEEDED'].entries()) {
@@ -74,9 +95,20 @@ realOnly('two gateways × two flow-runs processes on one Kafka', () => {
     await new Promise((r) => setTimeout(r, 1500)); // a duplicate would arrive by now
     for (const [i, s] of streams.entries()) {
       expect({ subscriber: i, statuses: s.results.map((e) => e.data.runStatusChanged.status) }).toEqual({ subscriber: i, statuses: ['QUEUED', 'RUNNING', 'SUCCEEDED'] });
-      expect(s.results.every((e) => e.data.runStatusChanged.run.flow.id === flowId)).toBe(true);
+      for (const e of s.results) {
+        expect(e.errors).toBeUndefined();
+        expect(e.data.runStatusChanged.run).toMatchObject({ id: runId, flow: { id: flowId }, records: { edges: [{ node: { recordId: 'm1' } }] } });
+        expect(e.data.runStatusChanged.run.auditEvents.map((a: { type: string }) => a.type)).toContain('RUN_CREATED');
+      }
       s.dispose();
     }
-    await Promise.all(subscribers.map((s) => s.client.dispose()));
+    expect(spying.results).toEqual([]);
+    // The partner reconnects to the other gateway with since = the first event: it gets the two after it, once.
+    const first = streams[0].results[0].data.runStatusChanged.eventId;
+    const resumed = collect(subscribers[2].client, q, { runId, since: first }, (rs) => rs.length === 2);
+    const { results } = await resumed.done;
+    expect(results.map((e) => e.data.runStatusChanged.status)).toEqual(['RUNNING', 'SUCCEEDED']);
+    spying.dispose();
+    await Promise.all([...subscribers, intruder].map((s) => s.client.dispose()));
   }, 90000);
 });
