@@ -14,8 +14,18 @@ export interface AuthOptions {
   keys: ApiKeyStore;
 }
 
+/** A token that verified, kept until its `exp` so repeat requests skip signature verification. */
+interface VerifiedJwt { tenantId: string; subject: string; scopes: string[]; exp: number }
+const VERIFIED_CACHE_SIZE = 10_000;
+
 /** Verifies `Authorization: Bearer <JWT>` or `X-API-Key` and returns who is calling. */
 export class Authenticator {
+  /**
+   * Tokens that verified (keyed by the whole token string, signature included, so only the very same bytes
+   * hit), until their exp. Only for keys that cannot change while the process runs: the HS256 secret and a
+   * JWKS file; a remote JWKS may rotate, so those tokens are verified every time.
+   */
+  private verified = new Map<string, VerifiedJwt>();
   private secret: Uint8Array;
   private jwks?: ReturnType<typeof createRemoteJWKSet> | ReturnType<typeof createLocalJWKSet>;
 
@@ -40,9 +50,18 @@ export class Authenticator {
   }
 
   private async fromJwt(token: string, correlationId: string): Promise<Identity> {
+    const hit = this.verified.get(token);
+    if (hit) {
+      // jose's rule: expired once exp <= now (seconds, no clock tolerance)
+      if (hit.exp > Math.floor(Date.now() / 1000)) return { tenantId: hit.tenantId, subject: hit.subject, kind: 'user', scopes: [...hit.scopes], correlationId };
+      this.verified.delete(token);
+      throw new AuthError('token expired');
+    }
     let payload: JWTPayload;
+    let cacheable = false;
     try {
       const alg = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')).alg as string;
+      cacheable = alg === 'HS256' || !!this.opts.jwksFile;
       if (alg === 'HS256') payload = (await jwtVerify(token, this.secret, { algorithms: ['HS256'], requiredClaims: ['exp', 'sub'] })).payload;
       else if (this.jwks && (alg === 'RS256' || alg === 'ES256')) payload = (await jwtVerify(token, this.jwks, { algorithms: ['RS256', 'ES256'], requiredClaims: ['exp', 'sub'] })).payload;
       else throw new AuthError(`unsupported token algorithm "${alg}"`);
@@ -55,6 +74,10 @@ export class Authenticator {
     const tenantId = payload.tenant_id;
     if (typeof tenantId !== 'string' || !tenantId) throw new AuthError('token has no tenant_id claim');
     const scope = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
+    if (cacheable && typeof payload.exp === 'number') {
+      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(token, { tenantId, subject: payload.sub!, scopes: [...scope], exp: payload.exp });
+    }
     return { tenantId, subject: payload.sub!, kind: 'user', scopes: scope, correlationId };
   }
 }
