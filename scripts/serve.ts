@@ -5,11 +5,16 @@ import { startRecords } from '../subgraphs/records/server';
 import { startAudit } from '../subgraphs/audit/server';
 import { startFlowRuns } from '../subgraphs/flow-runs/server';
 import { startGateway } from '../gateway/server';
+import { forkGatewayWorkers } from '../gateway/cluster';
 import { SUPERGRAPH_PATH } from './platform';
 
-/** `node dist/scripts/serve.js <gateway|records|audit|flow-runs>`: one component per process (needs Kafka + Postgres). */
+/**
+ * `node dist/scripts/serve.js <gateway|records|audit|flow-runs>`: one component per process (needs Kafka + Postgres).
+ * GATEWAY_WORKERS=n runs the gateway as n cluster workers on one port.
+ */
 async function main() {
   const name = process.argv[2];
+  if (name === 'gateway' && forkGatewayWorkers(Number(process.env.GATEWAY_WORKERS || 1))) return;
   const config = loadConfig();
   if (!config.databaseUrl || !config.kafkaBrokers) throw new Error('one component per process needs DATABASE_URL and KAFKA_BROKERS (use npm start for embedded mode)');
   const bus = createBus(config, `${name}-${process.pid}`);
@@ -22,6 +27,7 @@ async function main() {
   if (!starters[name]) throw new Error(`usage: serve.js <${Object.keys(starters).join('|')}>`);
   const running = await starters[name]();
   console.log(`${name} started`);
+  process.send?.({ ready: true });
   const stop = async () => { await running.stop(); await bus.close(); process.exit(0); };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());

@@ -18,6 +18,10 @@ beforeAll(async () => {
   ({ platform, config, url } = await bootPlatform({ maxSubscriptionsPerConnection: 5, maxConnectionsPerTenant: 3, subscriptionBufferEvents: 5, subscriptionAuthRecheckMs: 300 }, supergraphPath));
 }, 120000);
 afterAll(async () => { await platform?.stop(); });
+// Every test starts from zero subscriptions, so the counts below are exact and a leak fails the next test loudly.
+beforeEach(async () => {
+  await eventually(async () => (platform.gateway.subscriptions().clients === 0 ? true : undefined), 10000, 'no subscriptions left from the previous test');
+});
 
 /** Creation (→ PENDING) may still be on its way when a test subscribes; the statuses filter keeps tests exact. */
 const STATUS = `subscription($runId: ID, $since: String, $statuses: [RunStatus!] = [QUEUED, RUNNING, SUCCEEDED, FAILED, TIMED_OUT, CANCELLING, CANCELLED]) {

@@ -5,27 +5,19 @@
  * round-robin spreads connections; a WebSocket or SSE stream is one connection, so it stays on its worker).
  */
 import 'reflect-metadata';
-import cluster from 'node:cluster';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../platform/config';
 import { startGateway as shippedStartGateway } from '../../gateway/server';
+import { forkGatewayWorkers } from '../../gateway/cluster';
 
 async function main() {
   const [port, file, workersArg] = process.argv.slice(2);
   const workers = Number(workersArg ?? 1);
   process.env.LOG_REQUESTS = '0';
-  if (workers > 1 && cluster.isPrimary) {
-    let ready = 0;
-    for (let i = 0; i < workers; i++) {
-      const w = cluster.fork();
-      w.on('message', (m: { ready?: boolean }) => { if (m?.ready && ++ready === workers) process.send?.({ ready: true, url: `http://127.0.0.1:${port}` }); });
-    }
-    cluster.on('exit', (_w, code) => { if (code) process.exit(code); });
-    process.on('SIGTERM', () => { for (const w of Object.values(cluster.workers ?? {})) w?.kill(); process.exit(0); });
-    return;
-  }
+  // The same cluster mode as `GATEWAY_WORKERS` in scripts/serve.ts.
+  if (forkGatewayWorkers(workers, () => process.send?.({ ready: true, url: `http://127.0.0.1:${port}` }))) return;
   const config = { ...loadConfig(), databaseUrl: undefined, kafkaBrokers: undefined, dataDir: mkdtempSync(join(tmpdir(), 'bench-gw-')) };
   // experiments only (bench/experiments/patch-server.ts): a patched copy of the compiled server
   const startGateway: typeof shippedStartGateway = process.env.BENCH_GATEWAY_MODULE ? require(process.env.BENCH_GATEWAY_MODULE).startGateway : shippedStartGateway;

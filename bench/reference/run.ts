@@ -2,6 +2,7 @@
  * Side-by-side runs of the reference workload: ours, stock @apollo/gateway and @graphql-hive/gateway against
  * the same subgraph process, one gateway loaded at a time, in alternating order round after round.
  */
+import { GATEWAY_NODE_FLAGS } from '../../gateway/cluster';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
@@ -60,7 +61,8 @@ async function startGateway(name: GatewayName, mode: ModeSpec, supergraph: strin
   let child: ChildProcess;
   let headers: Record<string, string> = {};
   if (name === 'ours') {
-    child = spawnNode(join(DIST_BENCH, 'gateways', 'ours.js'), [String(port), supergraph, String(mode.workers)], { cpus: mode.gatewayCpus, env: { LOG_REQUESTS: '0' } });
+    // As shipped: the gateway's V8 flags (npm start, compose and cluster workers run with them).
+    child = spawnNode(join(DIST_BENCH, 'gateways', 'ours.js'), [String(port), supergraph, String(mode.workers)], { cpus: mode.gatewayCpus, env: { LOG_REQUESTS: '0' }, nodeArgs: GATEWAY_NODE_FLAGS });
     await firstMessage(child, 120_000, 'our gateway');
     headers = { authorization: `Bearer ${token}` };
   } else if (name === 'stock') {
