@@ -226,6 +226,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     }
   }
 
+  let stopped: Promise<void> | undefined;
   const server = createServer((req, res) => { void handle(req, res); });
   const ws = attachWebSocketServer({ server, path: '/graphql', auth, operations, limits, tenants });
   const port = await listen(server, opts.port);
@@ -235,11 +236,15 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     keys,
     subscriptions: () => ({ ...bridge.stats(), sockets: ws.connections, tenantConnections: tenants.total }),
     async stop() {
-      await ws.close();
-      await bridge.close();
-      await closeServer(server);
-      await apollo.stop();
-      await keys.close();
+      // Idempotent: a second signal must not close the WebSocket server twice.
+      stopped ??= (async () => {
+        await ws.close();
+        await bridge.close();
+        await closeServer(server);
+        await apollo.stop();
+        await keys.close();
+      })();
+      return stopped;
     },
   };
 }

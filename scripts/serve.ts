@@ -28,7 +28,14 @@ async function main() {
   const running = await starters[name]();
   console.log(`${name} started`);
   process.send?.({ ready: true });
-  const stop = async () => { await running.stop(); await bus.close(); process.exit(0); };
+  let stopping = false; // a signal can arrive twice (e.g. from a cluster primary and from the shell)
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await running.stop();
+    await bus.close();
+    process.exit(0);
+  };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
 }
