@@ -52,7 +52,6 @@ function subscriber(wsUrl: string, token: string, onEvent: (at: string) => void)
 
 async function round(url: string, pid: number, tokens: string[], flows: string[], n: number, eps: number, seconds: number): Promise<Round> {
   const wsUrl = `${url.replace(/^http/, 'ws')}/graphql`;
-  global.gc?.();
   await sleep(500);
   const rssBaseMb = rssMb(pid);
   const latencies: number[] = [];
@@ -95,32 +94,51 @@ async function main() {
   const port = 4800;
   const env = {
     ...process.env, GATEWAY_PORT: String(port), SUBGRAPH_BASE_PORT: String(port + 1), LOG_REQUESTS: '0', DATA_DIR: mkdtempSync(join(tmpdir(), 'fanout-')),
-    MAX_CONNECTIONS_PER_TENANT: '100000', NODE_OPTIONS: '--expose-gc',
+    MAX_CONNECTIONS_PER_TENANT: '100000',
   };
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'scripts', 'start.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // With Postgres and Kafka every component runs as its own process, so the gateway's memory is its own;
+  // embedded mode has one process for everything, and its RSS moves with the databases too.
+  const separate = !!(process.env.DATABASE_URL && process.env.KAFKA_BROKERS);
+  const serve = (args: string[], extra: Record<string, string> = {}) =>
+    spawn(process.execPath, [...args], { env: { ...env, ...extra }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const children = separate
+    ? [serve([join(REPO_ROOT, 'dist', 'scripts', 'serve.js'), 'records']), serve([join(REPO_ROOT, 'dist', 'scripts', 'serve.js'), 'audit']),
+      serve([join(REPO_ROOT, 'dist', 'scripts', 'serve.js'), 'flow-runs']), serve(['--max-semi-space-size=64', join(REPO_ROOT, 'dist', 'scripts', 'serve.js'), 'gateway'])]
+    : [serve(['--max-semi-space-size=64', join(REPO_ROOT, 'dist', 'scripts', 'start.js')])];
   const url = `http://127.0.0.1:${port}`;
-  try {
+  const ready = async () => {
     for (let i = 0; ; i++) {
-      try { if ((await fetch(`${url}/ready`)).ok) break; } catch { /* starting */ }
+      try { if ((await fetch(`${url}/ready`)).ok) return; } catch { /* starting */ }
       if (i > 120) throw new Error('platform did not become ready');
       await sleep(500);
     }
+  };
+  /** A fresh gateway per round, so garbage from the previous round does not blur its memory baseline. */
+  const restartGateway = async () => {
+    const old = children.pop()!;
+    await new Promise((r) => { old.once('exit', r); old.kill('SIGINT'); });
+    children.push(serve(['--max-semi-space-size=64', join(REPO_ROOT, 'dist', 'scripts', 'serve.js'), 'gateway']));
+    await ready();
+  };
+  try {
+    await ready();
     const tokens = await Promise.all(Array.from({ length: TENANTS }, (_, t) => mintJwt(config.jwtSecret, { tenant: `fanout-${Date.now()}-${t}`, sub: 'bench', ttl: 7200 })));
     const flows: string[] = [];
     for (const token of tokens) {
       flows.push((await post(url, token, 'mutation($i: RegisterFlowInput!) { registerFlow(input: $i) { id } }', { i: { name: 'fanout', definition: { type: 'DAG', tasks: [{ id: 'a', type: 'x' }] } } })).registerFlow.id);
     }
     const rounds: Round[] = [];
-    for (const n of sizes) {
-      const r = await round(url, child.pid!, tokens, flows, n, eps, seconds);
+    for (const [i, n] of sizes.entries()) {
+      if (separate && i > 0) await restartGateway();
+      const r = await round(url, children[children.length - 1].pid!, tokens, flows, n, eps, seconds);
       rounds.push(r);
       console.log(`${String(n).padStart(6)} subscribers  ${eps} events/s  delivered ${r.delivered}/${r.expected}  p50 ${r.p50} ms  p99 ${r.p99} ms  max ${r.max} ms  gateway RSS ${r.rssBaseMb}→${r.rssMb} MB (${r.kbPerSubscriber} KB/subscriber)`);
     }
-    const out = { machine: `${cpus().length} × ${cpus()[0]?.model}`, node: process.version, tenants: TENANTS, database: process.env.DATABASE_URL ? 'postgres' : 'embedded', bus: process.env.KAFKA_BROKERS ? 'kafka' : 'in-process', rounds };
+    const out = { machine: `${cpus().length} × ${cpus()[0]?.model}`, node: process.version, tenants: TENANTS, database: process.env.DATABASE_URL ? 'postgres' : 'embedded', bus: process.env.KAFKA_BROKERS ? 'kafka' : 'in-process',
+      memoryOf: separate ? 'the gateway process alone' : 'the one embedded process (gateway + subgraphs + databases)', rounds };
     if (!quick) writeFileSync(join(REPO_ROOT, 'docs', 'benchmarks-fanout.json'), `${JSON.stringify(out, null, 2)}\n`);
   } finally {
-    child.kill('SIGINT');
-    await new Promise((r) => child.once('exit', r));
+    await Promise.all(children.map((c) => new Promise((r) => { c.once('exit', r); c.kill('SIGINT'); })));
   }
 }
 

@@ -79,9 +79,8 @@ function targets(ref: ReferenceResults): string[] {
     if (o && h && s && ((s.oursRatio ?? 0) < 4 || (h.oursRatio ?? 0) < 1.5)) {
       out.push('', '**What limits us** (profile in [performance.md](performance.md)): no longer HTTP or the fetch stack, but Apollo\'s own execution of ' +
         'the 16-fetch plan — merging the answers and shaping the 32 KB result (`@apollo/gateway` + `@apollo/federation-internals` ≈ 35 % of the CPU) — ' +
-        'and the garbage it makes (GC ≈ 22 %). Measured but not shipped here, because they touch files this change does not own: ' +
-        '`node --max-semi-space-size=64` for the gateway process and Apollo Server\'s cache-control plugin off together gave 1.15× over as shipped ' +
-        '(≈ 4.3× stock in that A/B); the rest would need replacing Apollo\'s executor.');
+        'and the garbage it makes (GC ≈ 22 %). The gateway already runs with `--max-semi-space-size=64` and without Apollo Server\'s ' +
+        'cache-control plugin (both measured, see performance.md); the next factor would need replacing Apollo\'s executor.');
     }
   return out;
 }
@@ -156,11 +155,13 @@ export function renderMarkdown(j: BenchJson, changesMd: string): string {
   const fanoutFile = join(__dirname, '..', '..', 'docs', 'benchmarks-fanout.json');
   if (existsSync(fanoutFile)) {
     try {
-      const f = JSON.parse(readFileSync(fanoutFile, 'utf8')) as { machine: string; node: string; tenants: number; database: string; bus: string;
+      const f = JSON.parse(readFileSync(fanoutFile, 'utf8')) as { machine: string; node: string; tenants: number; database: string; bus: string; memoryOf?: string;
         rounds: { subscribers: number; eventsPerSecond: number; delivered: number; expected: number; p50: number; p99: number; max: number; rssBaseMb: number; rssMb: number; kbPerSubscriber: number }[] };
       md.push('## Subscription fan-out', '',
         `From \`node dist/bench/fanout.js\` (its own run, not part of \`npm run bench\`; raw data [benchmarks-fanout.json](benchmarks-fanout.json)): WebSocket subscribers ` +
-        `over ${f.tenants} tenants on one gateway (${f.database} database, ${f.bus} bus, ${f.machine}, Node ${f.node}); latency from commit to the client.`, '',
+        `over ${f.tenants} tenants on one gateway (${f.database} database, ${f.bus} bus, ${f.machine}, Node ${f.node}); latency from commit (the event's \`at\`) ` +
+        `to the client; memory is the RSS of ${f.memoryOf ?? 'the gateway process'} before and after the subscribers connected. Command: ` +
+        '`DATABASE_URL=… KAFKA_BROKERS=… node dist/bench/fanout.js` (each component its own process).', '',
         '| subscribers | events/s | delivered | p50 ms | p99 ms | max ms | gateway RSS MB | KB / subscriber |', '|---:|---:|---:|---:|---:|---:|---:|---:|',
         ...f.rounds.map((r) => `| ${r.subscribers} | ${r.eventsPerSecond} | ${r.delivered}/${r.expected} | ${r.p50} | ${r.p99} | ${r.max} | ${r.rssBaseMb}→${r.rssMb} | ${r.kbPerSubscriber} |`), '');
     } catch { /* written by another run; leave it out when unreadable */ }
