@@ -43,7 +43,8 @@ export class KafkaBus implements EventBus {
   private kafka: Kafka;
   private producerKafka: Kafka;
   private producer?: Promise<Producer>;
-  private consumers = new Set<Consumer>();
+  /** How to stop each live consumer (unsubscribe does the same). */
+  private stops = new Map<Consumer, () => Promise<void>>();
   private knownTopics = new Set<string>();
 
   constructor(brokers: string[], clientId: string) {
@@ -115,14 +116,26 @@ export class KafkaBus implements EventBus {
     // A consumer that crashed while the broker was down rejoins as a new member, and the restarted coordinator
     // waits for the old member's session to expire before it assigns partitions: 10 s instead of the default 30 s.
     // kafkajs heartbeats between messages, so a handler must finish well within the session timeout.
+    let stopped = false;
     const consumer = this.kafka.consumer({
       groupId, sessionTimeout: 10000, heartbeatInterval: 3000,
-      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
+      // After unsubscribe a crash must not restart the consumer (it would outlive its owner).
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000, restartOnFailure: async () => !stopped },
+    });
+    // kafkajs restarts a crashed consumer on its own; disconnect() cannot stop a restart already under way, so a
+    // stop waits for that restart to settle (joined again, or crashed for good) before disconnecting.
+    let restarting: Promise<void> | null = null;
+    let settle: () => void = () => {};
+    consumer.on(consumer.events.CRASH, (e) => {
+      settle();
+      restarting = e.payload.restart ? new Promise<void>((res) => { settle = res; }) : null;
     });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning });
     let joinedOnce = false;
     const joined = new Promise<void>((res) => consumer.on(consumer.events.GROUP_JOIN, () => {
+      settle();
+      restarting = null;
       // GROUP_JOIN fires before the first fetch; later joins (rebalances, restarts) keep the committed offsets.
       if (!joinedOnce) for (const { partition, offset } of ends) consumer.seek({ topic, partition, offset });
       joinedOnce = true;
@@ -141,10 +154,15 @@ export class KafkaBus implements EventBus {
       const disconnect = consumer.disconnect;
       consumer.disconnect = async () => { await disconnect(); await this.deleteGroup(groupId); };
     }
-    this.consumers.add(consumer);
-    return async () => {
-      this.consumers.delete(consumer);
+    const stop = async () => {
+      stopped = true;
+      if (restarting) await Promise.race([restarting, new Promise((res) => setTimeout(res, 60_000).unref())]);
       await consumer.disconnect();
+    };
+    this.stops.set(consumer, stop);
+    return async () => {
+      this.stops.delete(consumer);
+      await stop();
     };
   }
 
@@ -172,8 +190,8 @@ export class KafkaBus implements EventBus {
   }
 
   async close(): Promise<void> {
-    for (const c of this.consumers) await c.disconnect().catch(() => {});
-    this.consumers.clear();
+    for (const stop of this.stops.values()) await stop().catch(() => {});
+    this.stops.clear();
     const producer = this.producer;
     this.producer = undefined;
     await producer?.then((p) => p.disconnect(), () => {}).catch(() => {});
