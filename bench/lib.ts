@@ -1,6 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { LoadResult, LoadSpec } from './load';
 
@@ -42,16 +41,7 @@ export async function stopChild(child: ChildProcess | undefined, signal: NodeJS.
   clearTimeout(t);
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => res(port));
-    });
-  });
-}
+export { freePort } from '../platform/db';
 
 /** Pids of a process and all its descendants (cluster workers, the process taskset exec'd into). */
 export function processTree(pid: number): number[] {

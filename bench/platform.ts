@@ -6,7 +6,7 @@
  *  - ingestion of 500-record batches through the gateway vs a raw `pg` multi-row INSERT of the same rows
  *    into the same table (the physical limit on this box).
  */
-import { Worker } from 'node:worker_threads';
+import { startEmbedded } from '../platform/db';
 import { isDeepStrictEqual } from 'node:util';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
@@ -86,25 +86,6 @@ async function rawInsert(clients: Client[], label: string, batches: number): Pro
   await Promise.all(clients.map(async (client) => { while (next < batches) await insertBatch(client, next++); }));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return { database: '', path: 'raw pg', clients: clients.length, batches, records: batches * 500, seconds, recordsPerSecond: Math.round((batches * 500) / seconds) };
-}
-
-/** A dedicated embedded Postgres started the way platform/db.ts starts one (PGlite socket in a worker thread). */
-async function startDedicatedPglite(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const port = await freePort();
-  const worker = new Worker(join(REPO_ROOT, 'dist', 'platform', 'pglite-worker.js'), { workerData: { dataDir, port } });
-  await new Promise<void>((res, rej) => {
-    worker.once('message', (msg) => (msg === 'ready' ? res() : rej(new Error(`embedded postgres failed: ${msg.error}`))));
-    worker.once('error', rej);
-  });
-  return {
-    url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
-    async stop() {
-      const stopped = new Promise((res) => worker.once('message', res));
-      worker.postMessage('stop');
-      await Promise.race([stopped, new Promise((res) => setTimeout(res, 3000).unref())]);
-      await worker.terminate();
-    },
-  };
 }
 
 async function crossSubgraph(database: string, platformUrl: string, token: string, config: PlatformConfig, tenant: string, recordsUrl: string, auditUrl: string,
@@ -199,7 +180,7 @@ export async function runPlatformWorkloads(opts: { quick: boolean; log: (s: stri
       const clients = await Promise.all(Array.from({ length: 4 }, async () => { const c = new Client({ connectionString: databaseUrl }); await c.connect(); return c; }));
       try { raw = await rawInsert(clients, `raw-${Date.now()}`, batches); } finally { await Promise.all(clients.map((c) => c.end())); }
     } else {
-      const pg = await startDedicatedPglite(join(config.dataDir, 'raw'));
+      const pg = await startEmbedded(join(config.dataDir, 'raw'));
       const client = new Client({ connectionString: pg.url });
       try {
         await client.connect();

@@ -15,7 +15,7 @@ export interface Database {
   close(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const srv = createServer();
     srv.once('error', rej);
@@ -27,7 +27,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts embedded Postgres (PGlite) for one subgraph in a worker thread; resolves once it accepts connections. */
-async function startEmbedded(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startEmbedded(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
   const port = await freePort();
   // Under ts-based test runners this file is .ts; the worker always runs compiled (npm run build).
   const compiled = join(__dirname, 'pglite-worker.js');
